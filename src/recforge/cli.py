@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "recforge.commands.data",
     "recforge.commands.models",
     "recforge.commands.quickstart",
+    "recforge.commands.report",
     # further command modules are appended below (one line each)
 ]
 
