@@ -17,6 +17,11 @@ _TOPK: dict[str, str] = {
     "most-popular": "recforge.models.baselines:MostPopular",
     "random": "recforge.models.baselines:RandomRecommender",
     # -- traditional models (issue 3) --
+    "item-knn": "recforge.models.knn:ItemKNN",
+    "rp3beta": "recforge.models.knn:RP3beta",
+    "ease": "recforge.models.ease:EASE",
+    "als": "recforge.models.mf:ALS",
+    "bpr": "recforge.models.mf:BPR",
     # -- neural models (issue 4) --
     # -- two-stage (issue 10) --
 }
@@ -29,6 +34,9 @@ _CTR: dict[str, str] = {
 _ALIASES: dict[str, str] = {
     "pop": "most-popular",
     "popularity": "most-popular",
+    "itemknn": "item-knn",
+    "bpr-mf": "bpr",
+    "mf-bpr": "bpr",
 }
 
 
