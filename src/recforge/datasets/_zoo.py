@@ -117,3 +117,17 @@ ZOO["gowalla"] = Entry(
     "gowalla", "Gowalla check-ins, LightGCN/NGCF split (train.txt/test.txt)", _gowalla,
     licence="no licence in source repositories; raw data SNAP loc-gowalla",
 )
+
+
+def _open_bandit(root: Path, files: list[str] | None = None, **options: Any) -> Any:
+    from recforge.ope.open_bandit import read_open_bandit
+
+    return read_open_bandit(root, files=files, **options)
+
+
+ZOO["open-bandit"] = Entry(
+    "open-bandit", "Open Bandit Dataset sample (ZOZOTOWN): logged bandit feedback, 80 items, "
+    "3 positions; behavior_policy=random|bts", _open_bandit,
+    embedded=Path(__file__).parent / "embedded" / "open-bandit",
+    licence="CC BY 4.0 (ZOZO, Inc.; Saito et al. 2021), see embedded/open-bandit/README.md",
+)
