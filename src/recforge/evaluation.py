@@ -193,21 +193,26 @@ def evaluate(
         else:
             scores = np.array(model.score_codes(batch), dtype=np.float32, copy=True)
         mask_rows(scores, exclude, batch)
-        rel_dense = rel[batch].toarray() > 0
+        need_dense = sampled is not None or graded or need_auc
+        rel_rows = rel[batch]
+        rel_dense = rel_rows.toarray() > 0 if need_dense else None
         if sampled is not None:
+            assert rel_dense is not None
             _sample_candidates(scores, rel_dense, sampled, rng)
         idx, val = topk_rows(scores, kmax)
         idx[~np.isfinite(val)] = -1
         top_all[lo:hi, : idx.shape[1]] = idx
-        h = np.take_along_axis(rel_dense, np.maximum(idx, 0), axis=1) & (idx >= 0)
+        h = _membership(rel_rows, idx)
         hits_all[lo:hi, : h.shape[1]] = h
         if graded and gains_all is not None and ideal_all is not None:
             assert grades is not None or not test.has_ratings
+            assert rel_dense is not None
             g_dense = grades[batch].toarray() if grades is not None else rel_dense.astype(np.float64)
             gains_all[lo:hi, : idx.shape[1]] = np.where(idx >= 0, np.take_along_axis(g_dense, np.maximum(idx, 0), axis=1), 0)
             srt = -np.sort(-g_dense, axis=1)[:, :kmax]
             ideal_all[lo:hi, : srt.shape[1]] = srt
         if need_auc:
+            assert rel_dense is not None
             for j in range(hi - lo):
                 row = scores[j]
                 cand = np.isfinite(row)
@@ -274,6 +279,15 @@ def evaluate(
         per_user=per_user,
         top_items=top_all if keep_top_items else None,
     )
+
+
+def _membership(rel_rows: sp.csr_matrix, idx: np.ndarray) -> np.ndarray:
+    """``hits[j, r]``: is item ``idx[j, r]`` among row ``j``'s relevant items (sparse, no dense copy)."""
+    n, k = idx.shape
+    m = rel_rows.shape[1]
+    rel_keys = np.repeat(np.arange(n, dtype=np.int64), np.diff(rel_rows.indptr)) * m + rel_rows.indices
+    keys = np.arange(n, dtype=np.int64)[:, None] * m + np.maximum(idx, 0)
+    return np.isin(keys, rel_keys) & (idx >= 0)
 
 
 def _tie_aware_ranks(above: np.ndarray, ties: np.ndarray, pos_scores: np.ndarray) -> np.ndarray:

