@@ -29,9 +29,17 @@ _TOPK: dict[str, str] = {
 # CTR rankers (feature logs).
 _CTR: dict[str, str] = {
     # -- CTR models (issue 5) --
+    "lr": "recforge.models.ctr.models:LR",
+    "fm": "recforge.models.ctr.models:FM",
+    "wide-deep": "recforge.models.ctr.models:WideDeep",
+    "deepfm": "recforge.models.ctr.models:DeepFM",
+    "dcn-v2": "recforge.models.ctr.models:DCNv2",
+    "dlrm": "recforge.models.ctr.models:DLRM",
 }
 
 _ALIASES: dict[str, str] = {
+    "widedeep": "wide-deep",
+    "dcnv2": "dcn-v2",
     "pop": "most-popular",
     "popularity": "most-popular",
     "itemknn": "item-knn",
