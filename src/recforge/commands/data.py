@@ -47,7 +47,8 @@ def register(app: typer.Typer) -> None:
         """Validate an interaction file and write a Parquet dataset directory with a manifest."""
         quiet(json_out)
         with cli_errors():
-            from recforge.data import filter_rating, k_core as kcore, read_interactions
+            from recforge.data import filter_rating, read_interactions
+            from recforge.data import k_core as kcore
 
             ds = read_interactions(file, user=user, item=item, rating=rating, timestamp=timestamp,
                                    sep=sep, has_header=not no_header, duplicates=duplicates)  # type: ignore[arg-type]

@@ -127,7 +127,13 @@ def _numeric(df: pl.DataFrame, col: str, role: str, where: _Where) -> pl.Series:
 
 
 def _timestamps(df: pl.DataFrame, col: str, where: _Where) -> pl.Series:
+    """Event times as Int64 epoch seconds (numbers, ISO-8601 strings or datetimes)."""
     s = df.get_column(col)
+    if s.dtype.is_integer():
+        if s.null_count():
+            row = _first_true(s.is_null())
+            raise DataError(f"{where(row, col)}: missing timestamp; fill it or drop the row")
+        return s.cast(pl.Int64)
     if s.dtype == pl.Date:
         s = s.cast(pl.Datetime("ms"))
     if isinstance(s.dtype, pl.Datetime):
@@ -152,16 +158,53 @@ def _timestamps(df: pl.DataFrame, col: str, where: _Where) -> pl.Series:
 
 
 def _encode_column(s: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted vocabulary and int32 codes (dense rank - 1), vectorised in polars."""
+    """Sorted vocabulary and int32 codes (position of each value in the vocabulary).
+
+    Non-negative integer ids with a moderate maximum use a presence table (O(n + max),
+    no sort of the column); strings are mapped through a polars Enum of the sorted unique
+    values (hash lookup); anything else falls back to a dense rank.
+    """
     if s.dtype.is_numeric():
         s = s.cast(pl.Int64)
-    elif s.dtype != pl.Utf8:
+        arr = s.to_numpy()
+        n = arr.shape[0]
+        hi = int(arr.max()) if n else 0
+        lo = int(arr.min()) if n else 0
+        if lo >= 0 and hi < max(8 * n, 1 << 22):
+            # the ids are validated non-negative before we get here
+            present = np.zeros(hi + 1, dtype=bool)
+            present[arr] = True
+            vocab = np.flatnonzero(present).astype(np.int64)
+            lut = np.cumsum(present, dtype=np.int32)
+            lut -= 1
+            return vocab, lut[arr]
+        codes = (s.rank("dense") - 1).cast(pl.Int32).to_numpy()
+        return s.unique().sort().to_numpy(), codes
+    if s.dtype != pl.Utf8:
         s = s.cast(pl.Utf8)
-    codes = (s.rank("dense") - 1).cast(pl.Int32).to_numpy()
-    vocab = s.unique().sort().to_numpy()
-    if vocab.dtype.kind in "OUS":
-        vocab = vocab.astype(object)
-    return vocab, codes
+    uniq = s.unique().sort()
+    codes = s.cast(pl.Enum(uniq)).to_physical().cast(pl.Int32).to_numpy()
+    return uniq.to_numpy().astype(object), codes
+
+
+def _pre_encoded(s: pl.Series, n: int, role: str, where: _Where) -> tuple[np.ndarray, np.ndarray]:
+    """Ids that already are codes 0..n-1 (declared ``n_users`` / ``n_items``)."""
+    col = s.name
+    if not s.dtype.is_integer():
+        raise DataError(
+            f"{where.source or 'data'}: column {col!r} holds {s.dtype} values, but "
+            f"n_{role}s={n} declares pre-encoded integer {role} ids; drop n_{role}s= to encode them"
+        )
+    if n < 1:
+        raise DataError(f"n_{role}s must be >= 1, got {n}")
+    bad = s >= n
+    if bad.any():
+        row = _first_true(bad)
+        raise DataError(
+            f"{where(row, col)}: {role} id {s[row]!r} is out of range for n_{role}s={n} "
+            f"(pre-encoded ids must lie in [0, {n})); raise n_{role}s or re-map the ids"
+        )
+    return np.arange(n, dtype=np.int64), s.cast(pl.Int32).to_numpy()
 
 
 def _features(frame: Any, vocab: np.ndarray, role: str) -> pl.DataFrame | None:
@@ -199,17 +242,23 @@ def encode_and_validate(
     name: str | None,
     source: str | None,
     line_offset: int | None,
+    n_users: int | None = None,
+    n_items: int | None = None,
 ) -> Interactions:
+    """Validate a raw frame and encode it into :class:`Interactions` (see ``from_frame``)."""
     if duplicates not in _DUP_POLICIES:
         raise DataError(f"duplicates must be one of {list(_DUP_POLICIES)}, got {duplicates!r}")
     where = _Where(source, line_offset)
     frame = to_polars(df)
     _check_columns(frame, {"user": user, "item": item, "rating": rating, "timestamp": timestamp}, where)
     if frame.height == 0:
-        raise DataError(f"{source or 'data'}: no interactions (empty input); nothing to learn from")
+        raise DataError(
+            f"{source or 'data'}: no interactions (empty input); give at least one row with a "
+            "user and an item"
+        )
     _check_ids(frame, user, "user", where)
     _check_ids(frame, item, "item", where)
-    cols = {"u": frame.get_column(user), "i": frame.get_column(item)}
+    r = t = None
     if rating is not None:
         r = _numeric(frame, rating, "rating", where)
         neg = r < 0
@@ -219,52 +268,89 @@ def encode_and_validate(
                 f"{where(row, rating)}: negative rating/weight {r[row]}; weights must be >= 0 "
                 "(shift the scale or drop the row)"
             )
-        cols["r"] = r
     if timestamp is not None:
-        cols["t"] = _timestamps(frame, timestamp, where)
-    work = pl.DataFrame(cols).with_row_index("row")
+        t = _timestamps(frame, timestamp, where)
+    u_raw, i_raw = frame.get_column(user), frame.get_column(item)
+    if n_users is not None:
+        user_vocab, ucodes = _pre_encoded(u_raw, n_users, "user", where)
+    else:
+        user_vocab, ucodes = _encode_column(u_raw)
+    if n_items is not None:
+        item_vocab, icodes = _pre_encoded(i_raw, n_items, "item", where)
+    else:
+        item_vocab, icodes = _encode_column(i_raw)
+    r_np = None if r is None else r.to_numpy().astype(np.float32)
+    t_np = None if t is None else t.to_numpy()
     report = PreprocessReport()
     report.add("load", source=source or "frame", rows=frame.height)
 
-    # duplicate (user, item) pairs
     if duplicates != "keep_all":
-        dup_mask = work.select(pl.struct("u", "i").is_duplicated()).to_series()
-        n_dup_rows = int(dup_mask.sum())
-        if n_dup_rows:
+        key = ucodes.astype(np.int64) * max(1, len(item_vocab)) + icodes
+        if _has_duplicates(key):
             if duplicates == "error":
-                is_later = work.select(pl.struct("u", "i").is_first_distinct().not_()).to_series()
-                row = _first_true(is_later)
+                later = pl.Series(key).is_first_distinct().not_()
+                row = _first_true(later)
+                first = _first_true(pl.Series(key) == key[row])
                 raise DataError(
-                    f"{where(row)}: duplicate (user, item) pair ({work['u'][row]!r}, "
-                    f"{work['i'][row]!r}); pass duplicates='keep_last', 'sum' or 'keep_all' "
-                    "(CLI: --duplicates) to say how to combine repeats"
+                    f"{where(row)}, columns {user!r}/{item!r}: duplicate (user, item) pair "
+                    f"({u_raw[row]!r}, {i_raw[row]!r}), first seen at "
+                    f"{where(first)}; pass duplicates='keep_last', 'sum' "
+                    "or 'keep_all' (CLI: --duplicates) to say how to combine repeats"
                 )
-            before = work.height
-            if duplicates == "keep_last":
-                order = ["t", "row"] if "t" in work.columns else ["row"]
-                work = work.sort(order).unique(subset=["u", "i"], keep="last").sort("row")
-            else:  # sum
-                aggs = [pl.col("row").first()]
-                if "r" in work.columns:
-                    aggs.append(pl.col("r").sum())
-                else:
-                    aggs.append(pl.len().cast(pl.Float64).alias("r"))
-                if "t" in work.columns:
-                    aggs.append(pl.col("t").max())
-                work = work.group_by(["u", "i"], maintain_order=True).agg(aggs).sort("row")
-            report.add("deduplicate", policy=duplicates, removed=before - work.height)
+            before = key.shape[0]
+            rows, r_np, t_np = _combine(key, r_np, t_np, duplicates)
+            ucodes, icodes = ucodes[rows], icodes[rows]
+            report.add("deduplicate", policy=duplicates, removed=before - rows.shape[0])
+        else:
+            report.add("deduplicate", policy=duplicates, removed=0)
 
-    user_vocab, ucodes = _encode_column(work.get_column("u"))
-    item_vocab, icodes = _encode_column(work.get_column("i"))
     return Interactions(
         ucodes,
         icodes,
         user_ids=user_vocab,
         item_ids=item_vocab,
-        rating=None if "r" not in work.columns else work.get_column("r").to_numpy().astype(np.float32),
-        timestamp=None if "t" not in work.columns else work.get_column("t").to_numpy(),
+        rating=r_np,
+        timestamp=t_np,
         user_features=_features(user_features, user_vocab, "user"),
         item_features=_features(item_features, item_vocab, "item"),
         name=name,
         report=report,
     )
+
+
+def _has_duplicates(key: np.ndarray) -> bool:
+    """Whether any pair key repeats (one vectorised sort; numpy uses SIMD sorts on x86)."""
+    if key.shape[0] < 2:
+        return False
+    srt = np.sort(key)
+    return bool((srt[1:] == srt[:-1]).any())
+
+
+def _combine(key: np.ndarray, r: np.ndarray | None, t: np.ndarray | None,
+             policy: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Rows kept after combining repeated pairs, with their ratings and timestamps.
+
+    ``keep_last`` keeps the latest event of each pair (by timestamp, ties and missing
+    timestamps by row order); ``sum`` keeps the first row's position with the summed weight
+    (the count when there is no rating) and the latest timestamp. Output rows stay in input
+    order.
+    """
+    cols: dict[str, Any] = {"k": key, "row": np.arange(key.shape[0], dtype=np.int64)}
+    if r is not None:
+        cols["r"] = r
+    if t is not None:
+        cols["t"] = t
+    work = pl.DataFrame(cols)
+    if policy == "keep_last":
+        order = ["t", "row"] if t is not None else ["row"]
+        kept = work.sort(order).unique(subset=["k"], keep="last").sort("row")
+        rows = kept.get_column("row").to_numpy()
+        return (rows, None if r is None else r[rows], None if t is None else t[rows])
+    aggs = [pl.col("row").first()]
+    aggs.append(pl.col("r").sum() if r is not None else pl.len().cast(pl.Float32).alias("r"))
+    if t is not None:
+        aggs.append(pl.col("t").max())
+    kept = work.group_by("k", maintain_order=True).agg(aggs).sort("row")
+    rows = kept.get_column("row").to_numpy()
+    return (rows, kept.get_column("r").to_numpy().astype(np.float32),
+            None if t is None else kept.get_column("t").to_numpy())

@@ -115,6 +115,8 @@ class Interactions:
         name: str | None = None,
         source: str | None = None,
         line_offset: int | None = None,
+        n_users: int | None = None,
+        n_items: int | None = None,
     ) -> Interactions:
         """Validate and encode a pandas or polars DataFrame.
 
@@ -128,6 +130,8 @@ class Interactions:
                 weights; count when there is no rating column) or ``"keep_all"``.
             user_features, item_features: optional frames whose first column is the raw id.
             source, line_offset: used in error messages (file name; line of row 0).
+            n_users, n_items: declare the ids as already encoded: integer codes in
+                ``[0, n)`` used as they are (vocabulary ``0..n-1``, ids out of range raise).
 
         Raises:
             DataError: naming the row/line, column, offending value and the fix.
@@ -146,6 +150,8 @@ class Interactions:
             name=name,
             source=source,
             line_offset=line_offset,
+            n_users=n_users,
+            n_items=n_items,
         )
 
     # ------------------------------------------------------------------ basic properties

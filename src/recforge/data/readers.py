@@ -15,12 +15,30 @@ from recforge.data.interactions import DuplicatePolicy, Interactions
 from recforge.errors import DataError
 
 _SUFFIX_SEP = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".dat": None, ".data": "\t", ".txt": None}
+_COMPRESSED = (".gz", ".gzip", ".zst", ".zlib")
+
+
+def _base_suffix(p: Path) -> str:
+    """The data suffix of ``p``, looking through a compression suffix (``ratings.dat.gz``)."""
+    suffixes = [s.lower() for s in p.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        return suffixes[-2] if len(suffixes) > 1 else ""
+    return suffixes[-1] if suffixes else p.suffix.lower()
+
+
+def _first_line(path: Path) -> str:
+    if path.suffix.lower() in (".gz", ".gzip"):
+        import gzip
+
+        with gzip.open(path, "rb") as gz:
+            return gz.readline().decode("utf-8", errors="replace")
+    with open(path, "rb") as fh:
+        return fh.readline().decode("utf-8", errors="replace")
 
 
 def sniff_separator(path: Path) -> str:
-    """Guess the delimiter from the first line (tab, comma, '::', ';', '|', space)."""
-    with open(path, "rb") as fh:
-        head = fh.readline().decode("utf-8", errors="replace")
+    """Guess the delimiter from the first line (``::``, tab, comma, ``;``, ``|``, else space)."""
+    head = _first_line(Path(path))
     for sep in ("::", "\t", ",", ";", "|"):
         if sep in head:
             return sep
@@ -36,25 +54,40 @@ def read_table(
     schema_overrides: dict[str, Any] | None = None,
     encoding: str = "utf8",
 ) -> tuple[pl.DataFrame, int]:
-    """Read a delimited text or Parquet file; returns (frame, line number of row 0)."""
+    """Read a delimited text (optionally gzip-compressed) or Parquet file.
+
+    Args:
+        path: the file. ``.gz`` files are decompressed by polars.
+        sep: field separator; guessed from the suffix or the first line when omitted.
+            Multi-character separators (MovieLens 1M/10M ``::``) are supported.
+        has_header: whether line 1 holds column names.
+        columns: names for the columns (required in practice for headerless files).
+        schema_overrides: polars dtypes for some columns (skips type inference for them).
+
+    Returns:
+        ``(frame, line number of the frame's row 0)``; the line number is 0 for Parquet.
+
+    Raises:
+        DataError: missing/empty file, or a line with the wrong number of fields (named).
+    """
     p = Path(path)
     if not p.exists():
-        raise DataError(f"{p}: file not found")
+        raise DataError(f"{p}: file not found; check the path")
     if p.is_dir():
         raise DataError(f"{p}: is a directory; give the interactions file inside it")
     if p.stat().st_size == 0:
-        raise DataError(f"{p}: file is empty")
-    if p.suffix.lower() in (".parquet", ".pq"):
+        raise DataError(f"{p}: file is empty; nothing to read")
+    suffix = _base_suffix(p)
+    if suffix in (".parquet", ".pq"):
         try:
             return pl.read_parquet(p), 0
         except Exception as exc:
             raise DataError(f"{p}: not a readable Parquet file ({exc})") from exc
     if sep is None:
-        sep = _SUFFIX_SEP.get(p.suffix.lower()) or sniff_separator(p)
+        sep = _SUFFIX_SEP.get(suffix) or sniff_separator(p)
+    first = 2 if has_header else 1
     if len(sep) > 1:
-        # polars takes one-byte separators; '::' (MovieLens 1M/10M) is read as ':' with the
-        # empty fields between the doubled separator dropped.
-        return _read_multichar(p, sep, has_header, columns, encoding), (2 if has_header else 1)
+        return _read_multichar(p, sep, has_header, columns, encoding), first
     try:
         df = pl.read_csv(
             p,
@@ -66,7 +99,7 @@ def read_table(
             infer_schema_length=10000,
             quote_char='"',
         )
-    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as exc:
+    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.NoDataError) as exc:
         # The fast path failed (ragged line, mixed types beyond the inference window):
         # re-read everything as text, which cannot fail on types, and let the validator
         # name the offending row and column.
@@ -82,10 +115,24 @@ def read_table(
             )
         except Exception:
             raise DataError(_ragged_message(p, sep, has_header, exc)) from exc
-    return df, (2 if has_header else 1)
+    if df.height == 0:
+        raise DataError(f"{p}: has a header but no data rows; nothing to read")
+    return df, first
 
 
 def _read_multichar(p: Path, sep: str, has_header: bool, columns: list[str] | None, encoding: str) -> pl.DataFrame:
+    """Read text whose separator has several characters (MovieLens ``::``).
+
+    polars takes one-byte separators. When every character of ``sep`` is the same (``::``)
+    the file is read natively with that one byte as separator; a well-formed line then has
+    empty fields between the doubled separators, which are dropped. If any of those fields
+    is not empty (a value contains the byte), the slower line-splitting path below is used,
+    which names a malformed line.
+    """
+    if len(set(sep)) == 1 and encoding == "utf8":
+        fast = _read_repeated_sep(p, sep, has_header, columns)
+        if fast is not None:
+            return fast
     raw = pl.read_csv(
         p,
         separator="\x1f",  # a byte that does not occur: one string column per line
@@ -102,7 +149,7 @@ def _read_multichar(p: Path, sep: str, has_header: bool, columns: list[str] | No
         parts = parts.slice(1)
         width = width.slice(1)
     else:
-        header = columns or [f"column_{i + 1}" for i in range(int(width.max() or 0))]
+        header = columns or [f"column_{i + 1}" for i in range(int(width.max() or 0))]  # type: ignore[arg-type]
     if columns is not None:
         header = columns
     bad = width != len(header)
@@ -126,6 +173,29 @@ def _read_multichar(p: Path, sep: str, has_header: bool, columns: list[str] | No
         as_float = col.cast(pl.Float64, strict=False)
         out[name] = as_float if as_float.null_count() == col.null_count() else col
     return pl.DataFrame(out)
+
+
+def _read_repeated_sep(p: Path, sep: str, has_header: bool, columns: list[str] | None) -> pl.DataFrame | None:
+    """Fast path of :func:`_read_multichar`; ``None`` when the file does not fit it."""
+    byte, k = sep[0], len(sep)
+    header: list[str] | None = None
+    if has_header:
+        header = _first_line(p).rstrip("\r\n").split(sep)
+    try:
+        raw = pl.read_csv(p, separator=byte, has_header=False, skip_rows=1 if has_header else 0,
+                          infer_schema_length=10000, quote_char=None)
+    except Exception:  # ragged or odd lines: the slow path names the line
+        return None
+    if (raw.width - 1) % k:
+        return None
+    n_fields = (raw.width - 1) // k + 1
+    gaps = [c for idx, c in enumerate(raw.columns) if idx % k]
+    if any(raw.get_column(c).null_count() != raw.height for c in gaps):
+        return None
+    names = columns or header or [f"column_{j + 1}" for j in range(n_fields)]
+    if len(names) != n_fields:
+        return None
+    return raw.select([pl.col(raw.columns[j * k]).alias(name) for j, name in enumerate(names)])
 
 
 def _ragged_message(p: Path, sep: str, has_header: bool, exc: Exception) -> str:
@@ -155,6 +225,8 @@ def read_interactions(
     columns: list[str] | None = None,
     duplicates: DuplicatePolicy = "error",
     name: str | None = None,
+    n_users: int | None = None,
+    n_items: int | None = None,
 ) -> Interactions:
     """Read and validate an interaction file.
 
@@ -163,6 +235,10 @@ def read_interactions(
         user, item, rating, timestamp: column names (``columns`` names them for headerless files).
         sep: delimiter; guessed from the suffix or first line when omitted.
         duplicates: policy for repeated (user, item) pairs, see :meth:`Interactions.from_frame`.
+        n_users, n_items: declare pre-encoded integer ids, see :meth:`Interactions.from_frame`.
+
+    Raises:
+        DataError: naming the file, line (header = line 1), column, value and the fix.
 
     Example:
         >>> data = read_interactions("ratings.csv", user="userId", item="movieId",
@@ -179,4 +255,6 @@ def read_interactions(
         name=name or Path(path).stem,
         source=str(path),
         line_offset=offset or None,
+        n_users=n_users,
+        n_items=n_items,
     )

@@ -16,9 +16,41 @@ EMBEDDED = Path(__file__).parent / "embedded"
 
 
 def names() -> list[str]:
+    """Names of the zoo's datasets."""
     from recforge.datasets._zoo import ZOO
 
     return sorted(ZOO)
+
+
+def info(name: str) -> dict[str, Any]:
+    """Description, licence, official URLs and pinned checksums of a zoo dataset."""
+    return _entry(name).info()
+
+
+def register_reader(name: str, func: Any) -> None:
+    """Install the reader of a zoo entry: ``func(root, *, files, **options)`` or ``"module:function"``.
+
+    Used by the CTR and off-policy modules for ``frappe``, ``criteo`` and ``open-bandit``.
+    """
+    from recforge.datasets._zoo import register_reader as _register
+
+    _register(name, func)
+
+
+def cache_dir() -> Path:
+    """Where downloads go: ``$RECFORGE_CACHE`` or ``~/.cache/recforge``."""
+    from recforge.datasets._download import cache_dir as _cache_dir
+
+    return _cache_dir()
+
+
+def _entry(name: str) -> Any:
+    from recforge.datasets._zoo import ZOO
+
+    key = name.strip().lower()
+    if key not in ZOO:
+        raise ConfigError(f"unknown dataset {name!r}; valid names are: {', '.join(sorted(ZOO))}")
+    return ZOO[key]
 
 
 def load(name: str, path: str | Path | None = None, *, files: list[str] | None = None, **options: Any) -> Any:
@@ -29,6 +61,11 @@ def load(name: str, path: str | Path | None = None, *, files: list[str] | None =
         path: a local directory holding the dataset's official files (no download).
         files: for datasets with official split files, the files to read (e.g.
             ``["u1.base", "u1.test"]``); rows remember their file for ``split.given``.
+        **options: ``allow_unverified=True`` permits downloading a file without a pinned
+            checksum; ``duplicates=`` sets the repeated-pair policy; others go to the reader.
+
+    Without ``path`` the files are downloaded once into :func:`cache_dir`, verified against
+    the pinned checksum (a mismatch raises ``DataError`` and leaves nothing in the cache).
 
     Example:
         >>> import recforge as rf
@@ -36,9 +73,4 @@ def load(name: str, path: str | Path | None = None, *, files: list[str] | None =
         >>> data.n_users
         610
     """
-    from recforge.datasets._zoo import ZOO
-
-    key = name.strip().lower()
-    if key not in ZOO:
-        raise ConfigError(f"unknown dataset {name!r}; valid names are: {', '.join(sorted(ZOO))}")
-    return ZOO[key].load(path=path, files=files, **options)
+    return _entry(name).load(path=path, files=files, **options)

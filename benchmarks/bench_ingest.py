@@ -1,0 +1,150 @@
+"""Ingestion benchmark: a synthetic 20M-row interaction CSV, recforge vs plain pandas.
+
+Generates ``user,item,rating,timestamp`` rows (no repeated (user, item) pair, like the
+MovieLens files) in a temporary directory, then loads the file in separate child processes,
+alternating the tools, with
+
+* ``recforge``: ``recforge.data.read_interactions`` with its default validation (ids,
+  numbers, NaN/inf, negative weights, duplicate-pair check with ``duplicates="error"``) and
+  id encoding into contiguous codes;
+* ``pandas``: plain ``pandas.read_csv(path)`` (parsing only: no validation, no encoding);
+* ``polars``: plain ``polars.read_csv(path)`` for reference (parsing only).
+
+Each child reports the wall time of the load and its peak resident memory
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``, the whole process including the interpreter
+and imports). The best time of ``--repeat`` runs per tool is reported, with the ratio
+``pandas / recforge`` measured in the same run. The CSV is deleted at the end.
+
+Targets (issue 2): recforge under 20 s and under 3 GB, at least 2x faster than pandas.
+
+Usage::
+
+    python benchmarks/bench_ingest.py                 # 20M rows, 2 rounds
+    python benchmarks/bench_ingest.py --rows 2000000  # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TOOLS = ("pandas", "recforge", "polars")
+
+
+def generate(path: Path, rows: int, seed: int = 0) -> dict[str, int]:
+    """Write ``rows`` distinct (user, item) events with ratings and timestamps."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    n_users = max(10, rows // 100)
+    n_items = max(10, rows // 400)
+    space = n_users * n_items
+    if rows > space // 2:
+        raise SystemExit(f"--rows {rows} too large for {n_users} x {n_items} distinct pairs")
+    keys = np.unique(rng.integers(0, space, int(rows * 1.02) + 1000))
+    while keys.size < rows:  # pragma: no cover - practically never with 2 % slack
+        keys = np.unique(np.concatenate([keys, rng.integers(0, space, rows)]))
+    keys = rng.permutation(keys)[:rows]
+    frame = pl.DataFrame({
+        "user": keys // n_items,
+        "item": keys % n_items,
+        "rating": rng.integers(1, 11, rows) / 2.0,
+        "timestamp": rng.integers(800_000_000, 1_700_000_000, rows),
+    })
+    frame.write_csv(path)
+    return {"rows": rows, "users": int(np.unique(keys // n_items).size), "bytes": path.stat().st_size}
+
+
+def child(tool: str, path: str) -> None:
+    """Load ``path`` with ``tool`` and print one JSON line (seconds, peak RSS in bytes)."""
+    if tool == "recforge":
+        from recforge.data import read_interactions
+
+        t0 = time.perf_counter()
+        data = read_interactions(path, user="user", item="item", rating="rating",
+                                 timestamp="timestamp")
+        seconds = time.perf_counter() - t0
+        rows = data.n_interactions
+        extra = {"users": data.n_users, "items": data.n_items}
+    elif tool == "pandas":
+        import pandas as pd
+
+        t0 = time.perf_counter()
+        df = pd.read_csv(path)
+        seconds = time.perf_counter() - t0
+        rows = len(df)
+        extra = {}
+    elif tool == "polars":
+        import polars as pl
+
+        t0 = time.perf_counter()
+        pdf = pl.read_csv(path)
+        seconds = time.perf_counter() - t0
+        rows = pdf.height
+        extra = {}
+    else:
+        raise SystemExit(f"unknown tool {tool!r}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    print(json.dumps({"tool": tool, "seconds": seconds, "peak_rss": peak, "rows": rows, **extra}))
+
+
+def run_child(tool: str, path: Path) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--child", tool, str(path)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=20_000_000)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--tmp", default=None, help="directory for the temporary CSV")
+    ap.add_argument("--child", nargs=2, metavar=("TOOL", "PATH"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+
+    tmp = Path(tempfile.mkdtemp(prefix="recforge-ingest-", dir=args.tmp))
+    try:
+        csv = tmp / "interactions.csv"
+        t0 = time.perf_counter()
+        info = generate(csv, args.rows)
+        print(f"generated {info['rows']:,} rows, {info['bytes'] / 1e6:,.0f} MB in "
+              f"{time.perf_counter() - t0:.1f} s ({csv})", flush=True)
+        results: dict[str, list[dict[str, float]]] = {t: [] for t in TOOLS}
+        for rnd in range(args.repeat):
+            for tool in TOOLS:
+                res = run_child(tool, csv)
+                results[tool].append(res)
+                print(f"  round {rnd + 1} {tool:8s} {res['seconds']:7.2f} s  "
+                      f"peak RSS {res['peak_rss'] / 2**30:5.2f} GiB  rows {int(res['rows']):,}",
+                      flush=True)
+        best = {t: min(r["seconds"] for r in rs) for t, rs in results.items()}
+        peak = {t: max(r["peak_rss"] for r in rs) for t, rs in results.items()}
+        print()
+        print(f"| tool | best of {args.repeat} (s) | peak RSS (GiB) |")
+        print("|---|---:|---:|")
+        for t in TOOLS:
+            print(f"| {t} | {best[t]:.2f} | {peak[t] / 2**30:.2f} |")
+        ratio = best["pandas"] / best["recforge"]
+        print()
+        print(f"speed-up of recforge over pandas.read_csv: {ratio:.2f}x (target >= 2x)")
+        print(f"recforge: {best['recforge']:.2f} s (target < 20 s), "
+              f"{peak['recforge'] / 2**30:.2f} GiB (target < 3 GB)")
+        print(f"cpus: {os.cpu_count()}, python {sys.version.split()[0]}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
