@@ -518,3 +518,10 @@ ZOO["ml-100k-ctr"] = dataclasses.replace(
     kind="features", description="MovieLens 100K as CTR: label rating >= 4; user, item, age, gender, "
     "occupation, genre flags, year",
 )
+
+# -- off-policy evaluation (issue 8): BanditLog reader in recforge.ope.open_bandit; the
+# 10,000-round samples (campaign all) are embedded, the full release needs path= --
+ZOO["open-bandit"] = dataclasses.replace(
+    ZOO["open-bandit"], reader="recforge.ope.open_bandit:read_open_bandit",
+    embedded=Path(__file__).parent / "embedded" / "open-bandit",
+)
