@@ -11,6 +11,7 @@ members that would land outside it (absolute paths, ``..``, links) are refused.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import shutil
 import tarfile
@@ -168,7 +169,7 @@ def _stream(remote: Remote, out: object, timeout: float) -> int:
 
     try:
         resp = urllib.request.urlopen(remote.url, timeout=timeout)  # noqa: S310 - http(s) URLs of the zoo
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
         raise DataError(
             f"{remote.url}: download failed ({exc}); check the network, or download the file "
             "yourself and pass path=DIR (CLI: --path DIR)"
@@ -187,7 +188,7 @@ def _stream(remote: Remote, out: object, timeout: float) -> int:
             while True:
                 try:
                     block = resp.read(CHUNK)
-                except (OSError, ValueError) as exc:  # connection reset, IncompleteRead
+                except (OSError, ValueError, http.client.HTTPException) as exc:  # reset, IncompleteRead
                     raise DataError(
                         f"{remote.url}: download interrupted after {n} bytes ({exc}); "
                         "nothing was kept, try again"
