@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "recforge.commands.models",
     "recforge.commands.quickstart",
     "recforge.commands.report",
+    "recforge.commands.serve",
     # further command modules are appended below (one line each)
 ]
 

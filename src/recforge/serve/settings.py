@@ -29,11 +29,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     artifact: Path
-    max_k: int = Field(1000, ge=1, le=100_000)
-    max_users: int = Field(1000, ge=1, le=100_000)
-    max_history: int = Field(10_000, ge=1, le=1_000_000)
-    max_concurrency: int = Field(256, ge=1, le=100_000)
-    max_batch: int = Field(256, ge=1, le=100_000)
+    max_k: int = Field(default=1000, ge=1, le=100_000)
+    max_users: int = Field(default=1000, ge=1, le=100_000)
+    max_history: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_concurrency: int = Field(default=256, ge=1, le=100_000)
+    max_batch: int = Field(default=256, ge=1, le=100_000)
     retrieval: Literal["auto", "faiss", "torch", "torch-compile", "model"] = "auto"
     index: Literal["auto", "flat", "hnsw"] = "auto"
-    hnsw_threshold: int = Field(200_000, ge=1)
+    hnsw_threshold: int = Field(default=200_000, ge=1)
