@@ -62,7 +62,8 @@ class _FactorModel(Recommender):
     def _epoch_report(self, epoch: int, start: float, loss: float | None,
                       valid: Interactions | None, impl: Any) -> EpochReport:
         metric = name = None
-        if valid is not None:
+        every = self.config.valid_every  # type: ignore[attr-defined]
+        if valid is not None and (epoch % every == 0 or epoch == self.config.iterations):  # type: ignore[attr-defined]
             from recforge.evaluation import evaluate
 
             name = self.config.valid_metric  # type: ignore[attr-defined]
@@ -140,6 +141,8 @@ class ALSConfig(Config):
         num_threads: implicit's threads (0 = all cores); ALS is deterministic either way.
         seed: initialisation seed.
         valid_metric: metric reported per epoch when a validation set is given.
+        valid_every: compute ``valid_metric`` every this many epochs (and at the last one);
+            other epochs report ``metric=None``.
     """
 
     factors: int = param(64, low=1, high=4096, doc="latent dimensions")
@@ -151,6 +154,7 @@ class ALSConfig(Config):
     num_threads: int = param(0, low=0, high=1024, doc="implicit threads (0 = all)")
     seed: int = param(0, low=0, doc="random seed")
     valid_metric: str = param("ndcg@10", doc="per-epoch validation metric")
+    valid_every: int = param(1, low=1, high=100_000, doc="epochs between validation metrics")
 
 
 class ALS(_FactorModel):
@@ -214,6 +218,8 @@ class BPRConfig(Config):
             threads are faster but Hogwild updates make results vary run to run.
         seed: initialisation and sampling seed.
         valid_metric: metric reported per epoch when a validation set is given.
+        valid_every: compute ``valid_metric`` every this many epochs (and at the last one);
+            other epochs report ``metric=None``.
     """
 
     factors: int = param(64, low=1, high=4096, doc="latent dimensions")
@@ -224,6 +230,7 @@ class BPRConfig(Config):
     num_threads: int = param(1, low=0, high=1024, doc="SGD threads (1 = deterministic)")
     seed: int = param(0, low=0, doc="random seed")
     valid_metric: str = param("ndcg@10", doc="per-epoch validation metric")
+    valid_every: int = param(1, low=1, high=100_000, doc="epochs between validation metrics")
 
 
 class BPR(_FactorModel):
