@@ -23,7 +23,9 @@ class RewardModel:
         n_actions: number of actions.
         len_list: number of positions.
         base_model: an unfitted scikit-learn estimator (cloned per position and fold); default
-            ``LogisticRegression(max_iter=1000, random_state=seed)``.
+            ``LogisticRegression(solver="newton-cg", tol=1e-10, max_iter=1000)``: solved to
+            its optimum, so results do not depend on the scikit-learn version's stopping rule
+            (and it is several times faster than lbfgs on one-hot features).
         action_context: action features ``(n_actions, k)``; one-hot actions when omitted.
         n_folds: cross-fitting folds (1 = fit and predict on the same rounds).
         seed: random state of the folds and of the default base model.
@@ -65,7 +67,8 @@ class RewardModel:
         from sklearn.base import clone
         from sklearn.linear_model import LogisticRegression
 
-        base = (LogisticRegression(max_iter=1000, random_state=self.seed)
+        base = (LogisticRegression(solver="newton-cg", tol=1e-10, max_iter=1000,
+                                   random_state=self.seed)
                 if self.base_model is None else self.base_model)
         return clone(base)
 
