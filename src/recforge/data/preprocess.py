@@ -42,6 +42,8 @@ def compact(data: Interactions) -> Interactions:
         item_features=itf,
         name=data.name,
         report=data.report,
+        origin=data.origin,
+        origin_names=data.origin_names,
     )
 
 
@@ -64,21 +66,33 @@ def filter_rating(data: Interactions, threshold: float, *, binarize: bool = True
         out.rating = None
     out = compact(out)
     out.report = _with_report(data, "rating_threshold", threshold=threshold,
-                              removed=int((~keep).sum()), kept=int(keep.sum()))
+                              removed=int((~keep).sum()), kept=int(keep.sum()),
+                              users_removed=data.n_users - out.n_users,
+                              items_removed=data.n_items - out.n_items)
     return _nonempty(out, f"rating >= {threshold}", "lower the threshold")
 
 
-def k_core(data: Interactions, *, user_k: int = 5, item_k: int = 5, max_rounds: int = 100) -> Interactions:
+def k_core(data: Interactions, *, user_k: int = 5, item_k: int = 5,
+           max_rounds: int | None = None) -> Interactions:
     """Iterate user/item minimum-degree filtering until a fixed point is reached.
 
     After it every remaining user has at least ``user_k`` and every item at least ``item_k``
-    distinct interactions (counted as unique pairs).
+    distinct interactions (counted as unique pairs), and nothing that satisfies both was
+    removed (the result is the largest such subset: the (user_k, item_k)-core).
+
+    Args:
+        max_rounds: stop after this many rounds even if not converged (the report then
+            says ``converged=False``); by default iterate to the fixed point.
+
+    Raises:
+        DataError: bad thresholds, or nothing left (names the thresholds and the fix).
     """
     if user_k < 1 or item_k < 1:
         raise DataError(f"k-core thresholds must be >= 1, got user_k={user_k}, item_k={item_k}")
     keep = np.ones(data.n_interactions, dtype=bool)
     rounds = 0
-    while rounds < max_rounds:
+    converged = False
+    while max_rounds is None or rounds < max_rounds:
         rounds += 1
         u = data.user[keep]
         i = data.item[keep]
@@ -89,12 +103,14 @@ def k_core(data: Interactions, *, user_k: int = 5, item_k: int = 5, max_rounds: 
         icnt = np.bincount((uniq % data.n_items).astype(np.int64), minlength=data.n_items)
         ok = keep & (ucnt[data.user] >= user_k) & (icnt[data.item] >= item_k)
         if ok.sum() == keep.sum():
+            converged = True
             break
         keep = ok
     out = compact(data.subset(keep))
     out.report = _with_report(
-        data, "k_core", user_k=user_k, item_k=item_k, rounds=rounds,
-        removed=int((~keep).sum()), users_left=out.n_users, items_left=out.n_items,
+        data, "k_core", user_k=user_k, item_k=item_k, rounds=rounds, converged=converged,
+        removed=int((~keep).sum()), users_removed=data.n_users - out.n_users,
+        items_removed=data.n_items - out.n_items, users_left=out.n_users, items_left=out.n_items,
     )
     return _nonempty(out, f"{user_k}/{item_k}-core filtering", "lower k")
 
