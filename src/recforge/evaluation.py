@@ -230,12 +230,11 @@ def evaluate(
         bar.stop()
 
     n_rel = n_rel_all[eval_users]
-    if sampled is None:
-        n_rel_eff = n_rel
-    else:
-        n_rel_eff = n_rel  # positives all stay candidates in the sampled protocol
+    n_rel_eff = n_rel  # the sampled protocol keeps every positive as a candidate too
     per_user: dict[str, np.ndarray] = {}
-    item_pop = np.asarray(model._seen_.sum(axis=0)).ravel() if not fold_in else np.asarray(exclude.sum(axis=0)).ravel()
+    # popularity for novelty/ARP always comes from the model's training data (also under
+    # fold-in, where the excluded matrix holds only the held-out users' histories)
+    item_pop = np.asarray(model._seen_.sum(axis=0)).ravel()
     results: dict[str, float] = {}
     for s in specs:
         k = s.k or kmax
