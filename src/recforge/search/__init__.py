@@ -7,6 +7,8 @@ ask/tell loop, storage, resume, results), ``fidelity`` (pruners, data-fraction r
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -124,3 +126,18 @@ def search(
                       models=models, storage=storage, out=out, resume=resume, executor=ex,
                       portfolio=portfolio, extra_metrics=test_metrics,
                       log=_progress.log if progress else None)
+
+
+class _CallableModule(types.ModuleType):
+    """``recforge.search`` is both this package and the function :func:`search`.
+
+    Importing ``recforge.search.<anything>`` makes Python bind the *package* to
+    ``recforge.search``, shadowing the lazily exported function; making the package callable
+    keeps ``rf.search(train, valid, ...)`` working either way.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> SearchResult:
+        return search(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

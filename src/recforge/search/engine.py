@@ -173,39 +173,21 @@ class SearchResult:
 
 
 # ------------------------------------------------------------------------------ helpers
-def _sampler(cfg: SearchConfig, seed: int, constraints: Callable[..., Any] | None) -> Any:
+def _sampler(cfg: SearchConfig, seed: int) -> Any:
     import optuna
 
     if cfg.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     with warnings.catch_warnings():
-        # multivariate/group/constraints are marked experimental by Optuna; they are what
+        # multivariate/group are marked experimental by Optuna; they are what
         # TPE needs for conditional spaces, so the warning carries no news for our users.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if cfg.sampler == "tpe-plain":
-            return optuna.samplers.TPESampler(seed=seed, constraints_func=constraints)
+            return optuna.samplers.TPESampler(seed=seed)
         return optuna.samplers.TPESampler(
             seed=seed, multivariate=True, group=True, constant_liar=cfg.n_jobs > 1,
-            n_startup_trials=10, constraints_func=constraints,
+            n_startup_trials=10,
         )
-
-
-def _constraints_func(cfg: SearchConfig) -> Callable[[Any], list[float]] | None:
-    if cfg.max_latency_ms is None and cfg.max_memory_mb is None:
-        return None
-    return _Constraints(cfg.max_latency_ms, cfg.max_memory_mb)
-
-
-class _Constraints:
-    """``constraints_func`` for Optuna: values <= 0 are feasible. Picklable."""
-
-    def __init__(self, max_latency_ms: float | None, max_memory_mb: float | None) -> None:
-        self.max_latency_ms = max_latency_ms
-        self.max_memory_mb = max_memory_mb
-
-    def __call__(self, trial: Any) -> list[float]:
-        attrs = trial.user_attrs.get(ATTR, {})
-        return _constraint_values(attrs, self.max_latency_ms, self.max_memory_mb)
 
 
 def _constraint_values(attrs: Mapping[str, Any], max_latency_ms: float | None,
@@ -356,7 +338,7 @@ class SearchEngine:
             n_before = len(probe.get_trials(deepcopy=False))
         seed = self.cfg.seed + n_before  # a resumed sampler must not replay the same draws
         pruner = build_pruner(self.cfg.pruner if not self.cfg.multi_objective else "none")
-        sampler = _sampler(self.cfg, seed, _constraints_func(self.cfg))
+        sampler = _sampler(self.cfg, seed)
         if self.resume:
             if not exists:
                 raise ConfigError(
@@ -411,7 +393,8 @@ class SearchEngine:
             fam = entry.get("family")
             if fam not in self.space.families:
                 continue
-            params = self.space.families[fam].to_optuna_params(entry.get("params", {}))
+            sp = self.space.families[fam]
+            params = sp.to_optuna_params({**sp.defaults(), **entry.get("params", {})})
             key = json.dumps(params, sort_keys=True)
             if key in seen:
                 continue
@@ -508,6 +491,13 @@ class SearchEngine:
         if mo or not result.intermediate or result.state == "fail":
             attrs["intermediate"] = [list(p) for p in result.intermediate]
         trial.set_user_attr(ATTR, attrs)
+        if result.state in ("complete", "pruned"):
+            # Optuna's constraint API: values <= 0 are feasible; TPE models feasibility.
+            names = [n for n, lim in (("latency_ms", self.cfg.max_latency_ms), ("memory_mb", self.cfg.max_memory_mb))
+                     if lim is not None]
+            vals = _constraint_values(attrs, self.cfg.max_latency_ms, self.cfg.max_memory_mb)
+            for name, v in zip(names, vals, strict=True):
+                trial.set_constraint(name, v)
         if result.state == "complete":
             if mo:
                 study.tell(trial, [result.value, result.latency_ms if result.latency_ms is not None else 0.0,
