@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "recforge.commands.quickstart",
     "recforge.commands.report",
     "recforge.commands.serve",
+    "recforge.commands.search",
     "recforge.commands.ope",
     # further command modules are appended below (one line each)
 ]
