@@ -24,6 +24,7 @@ _TOPK: dict[str, str] = {
     "bpr": "recforge.models.mf:BPR",
     # -- neural models (issue 4) --
     # -- two-stage (issue 10) --
+    "two-stage": "recforge.models.two_stage:TwoStage",
 }
 
 # CTR rankers (feature logs).

@@ -22,6 +22,8 @@ FAST_PARAMS: dict[str, dict[str, object]] = {
     "ease": {"l2": 10.0},
     "als": {"factors": 8, "iterations": 3},
     "bpr": {"factors": 8, "iterations": 5},
+    "two-stage": {"retriever": "most-popular", "n_candidates": 10, "ranker": "lr",
+                  "ranker_params": '{"epochs": 2, "batch_size": 256, "threads": 1}'},
 }
 
 MODELS = registry.names("topk")

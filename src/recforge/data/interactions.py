@@ -285,6 +285,22 @@ class Interactions:
             report=self.report,
         )
 
+    def with_side_features(self, user_features: Any = None, item_features: Any = None) -> Interactions:
+        """A copy with user and/or item side features aligned to the vocabularies.
+
+        Each frame's first column holds raw ids; row ``i`` of the stored frame belongs to code
+        ``i`` (ids without features get nulls).
+        """
+        from recforge.data._validate import _features
+
+        out = self.subset(np.arange(self.n_interactions))
+        out.history = self.history
+        if user_features is not None:
+            out.user_features = _features(user_features, self.user_ids, "user")
+        if item_features is not None:
+            out.item_features = _features(item_features, self.item_ids, "item")
+        return out
+
     # ------------------------------------------------------------------ id mapping
     def encode_users(self, raw: Iterable[Any] | np.ndarray, *, missing: Literal["error", "mask"] = "error") -> np.ndarray:
         """Raw user ids -> codes. Unknown ids raise, or map to -1 with ``missing="mask"``."""

@@ -38,7 +38,7 @@ def _num(x: Any) -> float | None:
 
 
 def _fig_html(fig: Any, first: bool, div_id: str) -> str:
-    return str(fig.to_html(full_html=False, include_plotlyjs=True if first else False, div_id=div_id,
+    return str(fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id,
                            config={"displaylogo": False, "responsive": True}))
 
 
@@ -136,7 +136,7 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     # 3. Pareto front quality vs latency
     lat = [t for t in done if _num(t.get("latency_ms")) is not None]
     if lat:
-        pts2 = sorted(((float(t["latency_ms"]), float(t["value"]), t.get("family", "?")) for t in lat))
+        pts2 = sorted((float(t["latency_ms"]), float(t["value"]), t.get("family", "?")) for t in lat)
         front, best_v = [], None
         for x, v, fam in pts2:
             if best_v is None or (v > best_v if maximize else v < best_v):

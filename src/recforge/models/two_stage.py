@@ -1,0 +1,375 @@
+"""Two-stage recommendation: a top-K retriever proposes candidates, a CTR model orders them.
+
+Training (no leakage): each user's training interactions are cut by time (at random when
+there are no timestamps) into a *retriever part* (the earlier ``1 - ranker_holdout``) and a
+*ranker part* (the latest ``ranker_holdout``). The retriever is fitted on the retriever part
+only; for every user with ranker-part interactions it proposes ``n_candidates`` items (its
+own training items excluded), and those candidates become the ranker's training rows: label 1
+when the item is in the user's ranker part, 0 otherwise — hard negatives, because the
+retriever thought them likely. The ranker sees user and item ids, the users' and items' side
+features (``Interactions.user_features`` / ``item_features``), item popularity, and the
+retriever's score and rank as features. Finally the retriever is refitted on all training
+interactions (``refit_retriever``) for serving.
+
+Inference: retriever top-``n_candidates`` (seen excluded) -> ranker probabilities. Candidates
+always rank above non-candidates; non-candidates keep the retriever's order below them, so
+the result is a full ranking and every metric of :mod:`recforge.evaluation` applies.
+
+The ranker's inputs are encoded once per user and per item at fit time (tables of embedding
+row indices), so scoring a batch is two gathers, a bucketing of ranks and one forward pass —
+no strings at inference, and the artifact stays numeric (safetensors).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import numpy as np
+
+from recforge.config import Config, param
+from recforge.data.interactions import Interactions
+from recforge.errors import ConfigError, DataError
+from recforge.models.base import (
+    TAG_ITERATIVE,
+    TAG_NEURAL,
+    TAG_SIDE_FEATURES,
+    EpochCallback,
+    Recommender,
+    topk_rows,
+)
+
+_RANK = "retriever_rank"
+_SCORE = "retriever_score"
+_POP = "item_popularity"
+
+
+@dataclasses.dataclass(frozen=True)
+class TwoStageConfig(Config):
+    """Two-stage pipeline settings.
+
+    Attributes:
+        retriever: registered top-K model name (e.g. ``ease``, ``als``, ``item-knn``, ``two-tower``).
+        retriever_params: JSON object of the retriever's hyperparameters.
+        n_candidates: candidates per user passed to the ranker.
+        ranker: registered CTR model name (``deepfm``, ``dcn-v2``, ``fm``, ``lr``, ...).
+        ranker_params: JSON object of the ranker's hyperparameters.
+        ranker_holdout: share of each user's latest training interactions held out of the
+            retriever's training to build the ranker's training data.
+        max_negatives: hard negatives kept per user (0 = every non-positive candidate).
+        side_features: use the users' and items' side features when present.
+        id_features: give the ranker the user and item ids as categorical fields.
+        refit_retriever: refit the retriever on all training data after the ranker is trained.
+        seed: seed for sampling negatives and for the two models when they take one.
+    """
+
+    retriever: str = param("ease")
+    retriever_params: str = param("{}")
+    n_candidates: int = param(100, low=2, high=100_000)
+    ranker: str = param("deepfm")
+    ranker_params: str = param('{"epochs": 5, "dim": 16, "hidden": [64, 32], "batch_size": 1024, "lr": 0.002, "lr_embedding": 0.01}')
+    ranker_holdout: float = param(0.2, low=0.01, high=0.9)
+    max_negatives: int = param(0, low=0)
+    side_features: bool = param(True)
+    id_features: bool = param(True)
+    refit_retriever: bool = param(True)
+    seed: int = param(0, low=0)
+
+    def validate(self) -> None:
+        for name in ("retriever_params", "ranker_params"):
+            try:
+                value = json.loads(getattr(self, name))
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"TwoStageConfig.{name} must be a JSON object, got {getattr(self, name)!r}") from exc
+            if not isinstance(value, dict):
+                raise ConfigError(f"TwoStageConfig.{name} must be a JSON object, got {getattr(self, name)!r}")
+        from recforge import registry
+
+        if registry.canonical(self.retriever) not in registry.names("topk") or registry.canonical(self.retriever) == "two-stage":
+            raise ConfigError(f"TwoStageConfig.retriever must be a top-K model, got {self.retriever!r}")
+        if registry.canonical(self.ranker) not in registry.names("ctr"):
+            raise ConfigError(f"TwoStageConfig.ranker must be a CTR model ({registry.names('ctr')}), got {self.ranker!r}")
+
+
+def _with_seed(cls: Any, params: dict[str, Any], seed: int) -> dict[str, Any]:
+    if "seed" in cls.config_class.field_names() and "seed" not in params:
+        return {**params, "seed": seed}
+    return params
+
+
+def _side_frame(frame: Any, n: int, prefix: str) -> dict[str, np.ndarray]:
+    """Side-feature columns (code order) as string arrays; numbers stay numbers."""
+    if frame is None:
+        return {}
+    out: dict[str, np.ndarray] = {}
+    for col in frame.columns[1:]:
+        s = frame.get_column(col)
+        name = f"{prefix}{col}"
+        if s.dtype.is_numeric() and s.n_unique() > 32:
+            out[name] = s.cast(float).fill_null(float("nan")).to_numpy().astype(np.float64)
+        else:
+            out[name] = np.asarray(s.cast(str).fill_null("<missing>").to_list(), dtype=object)
+    if any(len(v) != n for v in out.values()):
+        raise DataError(f"{prefix} side features are not aligned with the vocabulary")
+    return out
+
+
+class TwoStage(Recommender):
+    """Retriever + CTR ranker as one recommender (see the module docstring).
+
+    Example:
+        >>> model = TwoStage(retriever="ease", n_candidates=100, ranker="deepfm").fit(train)  # doctest: +SKIP
+    """
+
+    name = "two-stage"
+    config_class = TwoStageConfig
+    tags = frozenset({TAG_NEURAL, TAG_ITERATIVE, TAG_SIDE_FEATURES})
+    batch_size = 256
+
+    @property
+    def cfg(self) -> TwoStageConfig:
+        assert isinstance(self.config, TwoStageConfig)
+        return self.config
+
+    # ------------------------------------------------------------------ helpers
+    def _make_retriever(self) -> Recommender:
+        from recforge import registry
+
+        cls = registry.get(self.cfg.retriever)
+        return cls(**_with_seed(cls, json.loads(self.cfg.retriever_params), self.cfg.seed))  # type: ignore[no-any-return]
+
+    def _make_ranker(self) -> Any:
+        from recforge import registry
+
+        cls = registry.get(self.cfg.ranker)
+        return cls(**_with_seed(cls, json.loads(self.cfg.ranker_params), self.cfg.seed))
+
+    def _holdout_mask(self, train: Interactions) -> np.ndarray:
+        """True for the interactions of the ranker part (each user's latest share)."""
+        from recforge.split import _rank_within_user
+
+        rng = np.random.default_rng(self.cfg.seed)
+        key = train.timestamp if train.timestamp is not None else rng.random(train.n_interactions)
+        pos, cnt = _rank_within_user(train.user, key, rng.random(train.n_interactions))
+        n_hold = np.floor(cnt * self.cfg.ranker_holdout).astype(np.int64)
+        n_hold = np.where((n_hold == 0) & (cnt >= 3), 1, n_hold)
+        return pos >= cnt - n_hold
+
+    def _candidates(self, retriever: Recommender, users: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top-N item codes, scores, and the full normalised score rows' fallback order."""
+        n = self.cfg.n_candidates
+        idx, val = retriever.recommend_codes(users, n, exclude_seen=True)
+        return idx, val, np.isfinite(val)
+
+    # ------------------------------------------------------------------ features
+    def _feature_frame(self, users: np.ndarray, items: np.ndarray, ranks: np.ndarray,
+                       scores: np.ndarray, labels: np.ndarray) -> Any:
+        import polars as pl
+
+        cols: dict[str, Any] = {"label": labels.astype(np.int8), "user": users.astype(np.int64),
+                                "item": items.astype(np.int64)}
+        for name, arr in self.user_side_.items():
+            cols[name] = arr[users]
+        for name, arr in self.item_side_.items():
+            cols[name] = arr[items]
+        cols[_RANK] = ranks.astype(np.float64)
+        cols[_SCORE] = scores.astype(np.float64)
+        cols[_POP] = self.popularity_[items].astype(np.float64)
+        return pl.DataFrame(cols)
+
+    def _fields(self) -> tuple[list[Any], list[Any]]:
+        from recforge.data.features import Field
+
+        cat: list[Any] = ["user", "item"] if self.cfg.id_features else []
+        num: list[Any] = []
+        for side in (self.user_side_, self.item_side_):
+            for name, arr in side.items():
+                if arr.dtype == object:
+                    cat.append(name)
+                else:
+                    num.append(Field(name, "numeric", transform="bucket", n_buckets=10))
+        num.append(Field(_RANK, "numeric", transform="bucket", n_buckets=16))
+        num.append(Field(_SCORE, "numeric", transform="log"))
+        num.append(Field(_POP, "numeric", transform="log"))
+        return cat, num
+
+    def _normalise(self, val: np.ndarray) -> np.ndarray:
+        """Per-user min-max of the candidates' retriever scores into [0, 1]."""
+        v = np.where(np.isfinite(val), val, np.nan)
+        lo = np.nanmin(v, axis=1, keepdims=True)
+        hi = np.nanmax(v, axis=1, keepdims=True)
+        out = (v - lo) / np.where(hi > lo, hi - lo, 1.0)
+        return np.nan_to_num(out, nan=0.0)
+
+    # ------------------------------------------------------------------ fitting
+    def _fit(self, train: Interactions, valid: Interactions | None, callback: EpochCallback | None) -> None:
+        from recforge.data.features import FeatureLog
+
+        t0 = time.perf_counter()
+        cfg = self.cfg
+        self.user_side_ = _side_frame(train.user_features, train.n_users, "u_") if cfg.side_features else {}
+        self.item_side_ = _side_frame(train.item_features, train.n_items, "i_") if cfg.side_features else {}
+        self.popularity_ = train.item_counts().astype(np.float32)
+        hold = self._holdout_mask(train)
+        if hold.sum() == 0 or (~hold).sum() == 0:
+            raise DataError("two-stage: too few interactions per user to hold some out for the ranker "
+                            "(users need >= 3 training interactions); lower ranker_holdout or use one stage")
+        r_train = train.subset(~hold)
+        k_part = train.subset(hold)
+        retriever = self._make_retriever().fit(r_train)
+        users = k_part.active_users()
+        rng = np.random.default_rng(cfg.seed)
+        rel = k_part.to_csr("binary")
+        rows_u, rows_i, rows_r, rows_s, rows_y = [], [], [], [], []
+        for lo in range(0, users.size, 1024):
+            batch = users[lo:lo + 1024]
+            idx, val, ok = self._candidates(retriever, batch)
+            norm = self._normalise(val)
+            for j, u in enumerate(batch):
+                cand = idx[j][ok[j]]
+                pos_items = rel.indices[rel.indptr[u]:rel.indptr[u + 1]]
+                y = np.isin(cand, pos_items)
+                ranks = np.flatnonzero(ok[j]) + 1
+                keep = np.ones(cand.size, dtype=bool)
+                if cfg.max_negatives and (~y).sum() > cfg.max_negatives:
+                    neg = np.flatnonzero(~y)
+                    drop = rng.choice(neg, size=neg.size - cfg.max_negatives, replace=False)
+                    keep[drop] = False
+                rows_u.append(np.full(keep.sum(), u))
+                rows_i.append(cand[keep])
+                rows_r.append(ranks[keep])
+                rows_s.append(norm[j][ok[j]][keep])
+                rows_y.append(y[keep])
+        y_all = np.concatenate(rows_y)
+        self.candidate_recall_ = float(y_all.sum() / max(1, rel.nnz))
+        if y_all.sum() == 0 or y_all.all():
+            raise DataError("two-stage: the retriever's candidates contain no (or only) held-out items; "
+                            "raise n_candidates or choose another retriever")
+        frame = self._feature_frame(np.concatenate(rows_u), np.concatenate(rows_i), np.concatenate(rows_r),
+                                    np.concatenate(rows_s), y_all)
+        cat, num = self._fields()
+        log = FeatureLog.from_frame(frame, label="label", categorical=cat, numeric=num,
+                                    group="user" if cfg.id_features else None, name="two-stage-ranker")
+        # a user-level 90/10 cut of the ranker data drives the ranker's early stopping
+        user_col = frame.get_column("user").to_numpy()
+        vmask = np.random.default_rng(cfg.seed + 1).random(train.n_users)[user_col] < 0.1
+        ranker = self._make_ranker()
+        ranker.fit(log.subset(np.flatnonzero(~vmask)), log.subset(np.flatnonzero(vmask)), callback=callback)
+        self.ranker_ = ranker
+        self.ranker_rows_ = int(frame.height)
+        if cfg.refit_retriever:
+            retriever = self._make_retriever().fit(train)
+        self.retriever_ = retriever
+        self._build_tables()
+        self.stage_seconds_ = {"total_fit": time.perf_counter() - t0}
+
+    def _build_tables(self) -> None:
+        """Encode user-side and item-side ranker inputs once (embedding row indices)."""
+        from recforge.data.features import FeatureLog
+
+        vocab = self.ranker_.vocab_
+        names = [f.name for f in vocab.fields]
+        n_users, n_items = self.train_.n_users, self.train_.n_items
+        cat, num = self._fields()
+
+        def encode(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+            frame = self._feature_frame(users, items, np.ones(users.size), np.zeros(users.size),
+                                        np.zeros(users.size))
+            log = FeatureLog.from_frame(frame, label="label", categorical=cat, numeric=num,
+                                        group="user" if self.cfg.id_features else None)
+            return vocab.transform(log).index
+
+        m = max(n_users, n_items)
+        idx = encode(np.arange(m) % n_users, np.arange(m) % n_items)
+        user_cols = [j for j, nm in enumerate(names) if nm == "user" or nm.startswith("u_")]
+        item_cols = [j for j, nm in enumerate(names) if nm in ("item", _POP) or nm.startswith("i_")]
+        self.user_table_ = np.ascontiguousarray(idx[:n_users][:, user_cols])
+        self.item_table_ = np.ascontiguousarray(idx[:n_items][:, item_cols])
+        self._restore_layout()
+
+    # ------------------------------------------------------------------ scoring
+    def _rank_candidates(self, users: np.ndarray, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        from recforge.data.features import EncodedLog, log_transform
+
+        ok = np.isfinite(val) & (idx >= 0)
+        n, k = idx.shape
+        rows = np.repeat(np.arange(n), k)[ok.ravel()]
+        items = idx.ravel()[ok.ravel()]
+        ranks = np.tile(np.arange(1, k + 1), n)[ok.ravel()].astype(np.float64)
+        score = self._normalise(val).ravel()[ok.ravel()]
+        n_fields = len(self.ranker_.vocab_.fields)
+        index = np.empty((rows.size, n_fields), dtype=np.int32)
+        value = np.ones((rows.size, n_fields), dtype=np.float32)
+        index[:, self.user_cols_] = self.user_table_[users[rows]]
+        index[:, self.item_cols_] = self.item_table_[items]
+        index[:, self.rank_col_] = np.searchsorted(self.rank_bounds_, ranks, side="right") + 1 + self.rank_offset_
+        index[:, self.score_col_] = self.score_offset_
+        value[:, self.score_col_] = log_transform(score)
+        value[:, self.pop_col_] = self.pop_value_[items]
+        logits = self.ranker_.predict_logits(EncodedLog(index, value, np.zeros(rows.size, np.float32)))
+        out = np.full((n, k), -np.inf, dtype=np.float32)
+        out.ravel()[np.flatnonzero(ok.ravel())] = logits
+        return out
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        users = np.asarray(users, dtype=np.int64)
+        full = np.array(self.retriever_.score_codes(users), dtype=np.float32, copy=True)
+        # candidates: the retriever's top-N among unseen items
+        from recforge.models.base import mask_rows
+
+        masked = full.copy()
+        mask_rows(masked, self.retriever_._seen_, users)
+        idx, val = topk_rows(masked, self.cfg.n_candidates)
+        logits = self._rank_candidates(users, idx, val)
+        # non-candidates keep the retriever's order, strictly below every candidate
+        finite = np.isfinite(full)
+        lo = np.where(finite, full, np.inf).min(axis=1, keepdims=True)
+        hi = np.where(finite, full, -np.inf).max(axis=1, keepdims=True)
+        base = (full - lo) / np.where(hi > lo, hi - lo, 1.0)  # [0, 1]
+        floor = np.where(np.isfinite(logits), logits, np.inf).min(axis=1, keepdims=True)
+        floor = np.where(np.isfinite(floor), floor, 0.0)
+        out = floor - 2.0 + base  # in [floor - 2, floor - 1]: below every candidate
+        cand = np.isfinite(logits) & (idx >= 0)
+        out[np.nonzero(cand)[0], idx[cand]] = logits[cand]
+        return out.astype(np.float32)
+
+    # ------------------------------------------------------------------ persistence
+    def get_state(self) -> dict[str, np.ndarray]:
+        out = {f"retriever.{k}": v for k, v in self.retriever_.get_state().items()}
+        out.update({f"ranker.{k}": v for k, v in self.ranker_.get_state().items()})
+        out["popularity"] = self.popularity_
+        out["user_table"] = self.user_table_
+        out["item_table"] = self.item_table_
+        return out
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        retriever = self._make_retriever()
+        retriever.train_ = self.train_
+        retriever._seen_ = self._seen_
+        retriever.set_state({k[len("retriever."):]: v for k, v in state.items() if k.startswith("retriever.")})
+        ranker = self._make_ranker()
+        ranker.set_state({k[len("ranker."):]: v for k, v in state.items() if k.startswith("ranker.")})
+        self.retriever_ = retriever
+        self.ranker_ = ranker
+        self.popularity_ = np.asarray(state["popularity"], dtype=np.float32)
+        self.user_table_ = np.asarray(state["user_table"])
+        self.item_table_ = np.asarray(state["item_table"])
+        self._restore_layout()
+
+    def _restore_layout(self) -> None:
+        from recforge.data.features import log_transform
+
+        vocab = self.ranker_.vocab_
+        names = [f.name for f in vocab.fields]
+        self.user_cols_ = np.asarray([j for j, nm in enumerate(names) if nm == "user" or nm.startswith("u_")], dtype=np.int64)
+        self.item_cols_ = np.asarray([j for j, nm in enumerate(names) if nm in ("item", _POP) or nm.startswith("i_")], dtype=np.int64)
+        self.pop_value_ = log_transform(self.popularity_)
+        self.rank_bounds_ = vocab.boundaries[_RANK]
+        offs = vocab.offsets
+        self.rank_col_ = names.index(_RANK)
+        self.rank_offset_ = int(offs[self.rank_col_])
+        self.score_col_ = names.index(_SCORE)
+        self.score_offset_ = int(offs[self.score_col_])
+        self.pop_col_ = names.index(_POP)
