@@ -240,10 +240,12 @@ def parse_split(spec: str) -> tuple[str, dict[str, Any]]:
     if kind == "random":
         return "random", {"fractions": floats(3)}
     if kind in ("leave-last", "leave_last", "loo"):
+        if len(parts) > 1:
+            raise ConfigError(f"split {spec!r}: leave-last takes an integer (e.g. leave-last:1), got {arg!r}")
         try:
             n = int(parts[0]) if parts else 1
         except ValueError as exc:
-            raise ConfigError(f"split {spec!r}: leave-last takes an integer") from exc
+            raise ConfigError(f"split {spec!r}: leave-last takes an integer (e.g. leave-last:1), got {arg!r}") from exc
         return "leave-last", {"n": n}
     if kind == "temporal":
         return "temporal", {"fractions": floats(2)}
