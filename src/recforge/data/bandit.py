@@ -265,14 +265,14 @@ class BanditLog:
             bad_r = (r != 0) & (r != 1)
             if bad_r.any():
                 row = int(np.flatnonzero(bad_r)[0])
-                raise DataError(f"{where(row, reward)}: reward {r[row]!r} is not 0 or 1; "
+                raise DataError(f"{where(row, reward)}: reward {float(r[row])} is not 0 or 1; "
                                 "binary rewards (clicks) are required here (pass "
                                 "binary_reward=False for real-valued rewards)")
         ps = _numeric(frame, pscore, "pscore", where).to_numpy()
         bad_p = (ps <= 0) | (ps > 1)
         if bad_p.any():
             row = int(np.flatnonzero(bad_p)[0])
-            raise DataError(f"{where(row, pscore)}: propensity {ps[row]!r} is outside (0, 1]; "
+            raise DataError(f"{where(row, pscore)}: propensity {float(ps[row])} is outside (0, 1]; "
                             "pscore must be the logging policy's probability of the logged "
                             "action (a zero propensity cannot be importance-weighted; drop "
                             "such rows or fix the logger)")

@@ -206,10 +206,11 @@ def parse_policy(spec: str) -> tuple[str, dict[str, Any]]:
         if not arg:
             raise ConfigError(f"--policy {spec!r}: give the artifact directory, artifact:DIR")
         opts["path"] = arg
+        # a temperature implies softmax unless a mode is given
+        opts.setdefault("mode", "softmax" if "temperature" in opts else "deterministic")
         opts["temperature"] = _num(opts.get("temperature", "1.0"), "temperature", spec, float)
-        if "temperature" in opts and "mode" not in opts and spec.count("temperature="):
-            opts["mode"] = "softmax"
-        opts.setdefault("mode", "deterministic")
+        if opts["mode"] not in ("deterministic", "softmax"):
+            raise ConfigError(f"--policy {spec!r}: mode must be deterministic or softmax")
     elif arg:
         raise ConfigError(f"--policy {spec!r}: {name!r} takes no ':' argument")
     if name == "bts":
