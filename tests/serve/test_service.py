@@ -280,7 +280,7 @@ def test_openapi_schema_is_valid(clients) -> None:
 def test_overload_answers_503_then_recovers(arts) -> None:
     import httpx
 
-    app = create_app(Settings(artifact=arts["ease"], max_concurrency=2))
+    app = create_app(Settings(artifact=arts["ease"], max_concurrency=2, scoring_thread=True))
     engine = app.state.engine
     release, entered = threading.Event(), threading.Event()
     original = engine.recommend_users
@@ -409,3 +409,19 @@ def test_batching_gathers_concurrent_requests(arts) -> None:
     assert asyncio.run(burst()) == [200] * 40
     b = app.state.batcher
     assert b.jobs == 40 and b.batches < 40  # several requests shared a scoring batch
+
+
+def test_overload_inline_scoring_only_200_or_503(arts) -> None:
+    import httpx
+
+    app = create_app(Settings(artifact=arts["ease"], max_concurrency=2))
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+            rs = await asyncio.gather(*[c.get(f"/recommend/{10 * (u % 60)}?k=5") for u in range(60)])
+            return [r.status_code for r in rs]
+
+    codes = asyncio.run(burst())
+    assert set(codes) <= {200, 503} and codes.count(200) >= 2 and codes.count(503) >= 1, codes
+    text = TestClient(app).get("/metrics").text
+    assert f"recforge_overload_rejections_total {float(codes.count(503))}" in text

@@ -66,7 +66,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """
     eng = engine if engine is not None else load_engine(settings)
     metrics = ServiceMetrics()
-    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="recforge-score")
+    executor = (concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="recforge-score")
+                if settings.scoring_thread else None)
 
     def score_jobs(jobs: list[tuple[np.ndarray, int]]) -> list[Any]:
         metrics.batch_size.observe(sum(int(c.size) for c, _ in jobs))
@@ -78,7 +79,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
-        executor.shutdown(wait=False, cancel_futures=True)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="recforge recommendation service",
@@ -95,6 +97,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     overload: dict[int | str, dict[str, Any]] = {503: {"model": Problem, "description": "overloaded; retry after the Retry-After delay"}}
 
     async def in_worker(fn: Any, *args: Any) -> Any:
+        if executor is None:
+            return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
     def fallback(k: int, reason: str, user: Any) -> Recommendation:

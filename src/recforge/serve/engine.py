@@ -210,13 +210,14 @@ class Engine:
 
 
 class MicroBatcher:
-    """Collects single-user jobs while the worker thread is busy and scores them together.
+    """Collects the scoring jobs that arrive while a batch is being scored; scores them together.
 
-    All model calls run on one worker thread (the model is not thread-safe and numpy/BLAS/
-    FAISS release the GIL there), so the event loop keeps accepting and parsing requests.
+    With an executor, model calls run on its one worker thread (the model is not thread-safe;
+    numpy/BLAS/FAISS release the GIL there). Without one they run inline on the event loop;
+    the requests that arrive meanwhile are parsed after the batch and form the next one.
     """
 
-    def __init__(self, fn: Callable[[list[Any]], list[Any]], executor: concurrent.futures.Executor,
+    def __init__(self, fn: Callable[[list[Any]], list[Any]], executor: concurrent.futures.Executor | None,
                  max_batch: int) -> None:
         self.fn = fn
         self.executor = executor
@@ -242,7 +243,11 @@ class MicroBatcher:
             self.batches += 1
             self.jobs += len(batch)
             try:
-                results = await loop.run_in_executor(self.executor, self.fn, [j for j, _ in batch])
+                jobs = [j for j, _ in batch]
+                if self.executor is None:  # inline: requests parsed meanwhile wait in the socket buffers
+                    results = self.fn(jobs)
+                else:
+                    results = await loop.run_in_executor(self.executor, self.fn, jobs)
             except BaseException as exc:  # handed to every waiting request
                 for _, f in batch:
                     if not f.done():

@@ -24,6 +24,10 @@ class Settings(BaseModel):
         index: FAISS index kind for embedding models: ``auto`` (exact below
             ``hnsw_threshold`` items, HNSW above), ``flat`` or ``hnsw``.
         hnsw_threshold: catalogue size from which ``index=auto`` picks HNSW.
+        scoring_thread: score on a worker thread instead of on the event loop. Inline
+            (the default) avoids a GIL hand-off per batch, which costs up to the interpreter's
+            5 ms switch interval when both threads are busy; the thread keeps /health
+            responsive during long batches.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -37,3 +41,4 @@ class Settings(BaseModel):
     retrieval: Literal["auto", "faiss", "torch", "torch-compile", "model"] = "auto"
     index: Literal["auto", "flat", "hnsw"] = "auto"
     hnsw_threshold: int = Field(default=200_000, ge=1)
+    scoring_thread: bool = False
