@@ -29,6 +29,21 @@ def _trials(run: Path) -> list[dict[str, Any]]:
     return list(data or [])
 
 
+def _time(t: dict[str, Any], key: str) -> float | None:
+    """Seconds (epoch) of a trial's start/end: numbers, or ISO strings (``started``/``ended``)."""
+    from datetime import datetime
+
+    v = t.get(key)
+    if v is None:
+        v = t.get({"start": "started", "end": "ended"}[key])
+    if isinstance(v, str):
+        try:
+            return datetime.fromisoformat(v).timestamp()
+        except ValueError:
+            return None
+    return _num(v)
+
+
 def _num(x: Any) -> float | None:
     try:
         v = float(x)
@@ -95,11 +110,11 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         sections.append(f"<h2>{html.escape(title)}</h2>{note}<div class='rf-plot'>{div}</div>")
 
     done = [t for t in trials if _num(t.get("value")) is not None and t.get("state", "complete").lower() == "complete"]
-    t0 = min((_num(t.get("start")) or 0.0 for t in trials), default=0.0)
+    t0 = min((_time(t, "start") or 0.0 for t in trials), default=0.0)
 
     # 1. best so far against time
     if done:
-        pts = sorted(((_num(t.get("end")) or 0.0) - t0, float(t["value"]), t.get("family", "?")) for t in done)
+        pts = sorted(((_time(t, "end") or 0.0) - t0, float(t["value"]), t.get("family", "?")) for t in done)
         best, xs, ys = None, [], []
         for x, v, _ in pts:
             best = v if best is None else (max(best, v) if maximize else min(best, v))
@@ -123,7 +138,7 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
                 if not sel:
                     continue
                 fig.add_trace(go.Scatter(
-                    x=[(_num(t.get("end")) or 0.0) - t0 for t in sel], y=[float(t["value"]) for t in sel],
+                    x=[(_time(t, "end") or 0.0) - t0 for t in sel], y=[float(t["value"]) for t in sel],
                     mode="markers", marker={"symbol": sym, "size": 9}, name=f"{fam} ({state})",
                     text=[json.dumps(t.get("params", {})) for t in sel], hovertemplate="%{text}<br>%{y:.4f}",
                 ))
@@ -153,6 +168,8 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
     # 4. leaderboard
     board = summary.get("leaderboard") or []
     if board:
+        keep = ("family", "value", "params", "latency_ms", "memory_mb", "epochs", "fit_s", "number", "source")
+        board = [{k: r[k] for k in keep if k in r} for r in board]
         cols = list(dict.fromkeys(k for r in board for k in r))
         sections.append(f"<h2>Leaderboard</h2>{_table(board, cols)}")
 
