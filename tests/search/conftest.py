@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -49,8 +48,3 @@ def oracles(monkeypatch, split_data):
     monkeypatch.setattr(search_models.ClosedOracle, "truth", split_data.valid)
     search_models.FIT_LOG.clear()
     return search_models
-
-
-def write_portfolio(path: Path, entries: list[dict]) -> Path:
-    path.write_text(json.dumps({"format": "recforge-portfolio", "version": 1, "configs": entries}))
-    return path

@@ -10,8 +10,10 @@ the time they get random scores), so its validation NDCG grows with ``quality``;
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -97,3 +99,8 @@ class ClosedOracle(_OracleBase):
         self._prepare(train, valid)
         if self.config.fit_sleep:  # type: ignore[attr-defined]
             time.sleep(self.config.fit_sleep)  # type: ignore[attr-defined]
+
+
+def write_portfolio(path: Path, entries: list[dict]) -> Path:
+    path.write_text(json.dumps({"format": "recforge-portfolio", "version": 1, "configs": entries}))
+    return path

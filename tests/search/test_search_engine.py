@@ -7,12 +7,12 @@ import math
 
 import numpy as np
 import pytest
-from conftest import write_portfolio
+from search_models import write_portfolio
 
 import recforge as rf
 from recforge.errors import ConfigError, DataError
 from recforge.search import Categorical, FamilySpace, Float
-from recforge.search.engine import parse_budget, pareto_front
+from recforge.search.engine import pareto_front, parse_budget
 
 ORACLE = FamilySpace("oracle", {"quality": Float(0.0, 1.0), "score_sleep": Float(0.0, 0.05, default=0.0),
                                 "fail": Categorical((False, True), default=False)},

@@ -84,6 +84,7 @@ class TrialResult:
     epochs: int | None = None
     started: float = 0.0
     ended: float = 0.0
+    duplicate_of: int | None = None  # set by the engine when it reuses an identical trial
 
     @property
     def work_seconds(self) -> float:

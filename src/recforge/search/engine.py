@@ -20,6 +20,7 @@ and measuring — is measured and reported.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -315,6 +316,7 @@ class SearchEngine:
         self.overhead_ms: dict[int, float] = {}  # wall time outside fit/evaluate/measure
         self.overhead_cpu_ms: dict[int, float] = {}  # CPU time of the same (load-independent)
         self.best_value: float | None = None
+        self._finished: dict[str, Any] = {}  # config key -> TrialResult of this session
         self.best_label = ""
 
     # -------------------------------------------------------------- study lifecycle
@@ -443,6 +445,20 @@ class SearchEngine:
                     t_pre, c_pre = time.perf_counter(), time.thread_time()
                     trial = study.ask()
                     fam, params = self.space.suggest(trial)
+                    key = json.dumps(trial.params, sort_keys=True, default=str)
+                    prev = self._finished.get(key)
+                    if prev is not None:
+                        # The same configuration again (TPE re-proposes e.g. a family with no
+                        # hyperparameters): record the earlier outcome instead of refitting.
+                        now = time.time()
+                        dup = dataclasses.replace(
+                            prev, number=trial.number, started=now, ended=now, intermediate=[],
+                            fit_seconds=0.0, eval_seconds=0.0, latency_seconds=0.0,
+                            report_seconds=0.0, report_cpu_seconds=0.0, duplicate_of=prev.number)
+                        done_fut: Any = concurrent.futures.Future()
+                        done_fut.set_result(dup)
+                        in_flight[done_fut] = (trial, (time.perf_counter() - t_pre, time.thread_time() - c_pre))
+                        continue
                     fidelity = self.space.families[fam].fidelity
                     left = deadline - time.perf_counter()
                     spec = TrialSpec(
@@ -464,6 +480,8 @@ class SearchEngine:
                     result = fut.result()
                     t_post, c_post = time.perf_counter(), time.thread_time()
                     self._tell(study, trial, result, mo)
+                    if result.state in ("complete", "fail") and result.duplicate_of is None:
+                        self._finished[json.dumps(trial.params, sort_keys=True, default=str)] = result
                     post = (time.perf_counter() - t_post, time.thread_time() - c_post)
                     self.overhead_ms[trial.number] = (pre[0] + post[0] + result.report_seconds) * 1000.0
                     self.overhead_cpu_ms[trial.number] = (pre[1] + post[1] + result.report_cpu_seconds) * 1000.0
@@ -488,6 +506,8 @@ class SearchEngine:
             "epochs": result.epochs, "error": result.error,
             "started": result.started, "ended": result.ended,
         }
+        if result.duplicate_of is not None:
+            attrs["duplicate_of"] = result.duplicate_of
         if mo or not result.intermediate or result.state == "fail":
             attrs["intermediate"] = [list(p) for p in result.intermediate]
         trial.set_user_attr(ATTR, attrs)
@@ -563,7 +583,7 @@ class SearchEngine:
             latency_ms=attrs.get("latency_ms"), memory_mb=attrs.get("memory_mb"),
             epochs=attrs.get("epochs"), fit_s=attrs.get("fit_s"), eval_s=attrs.get("eval_s"),
             intermediate=inter, feasible=feasible, overhead_ms=self.overhead_ms.get(t.number),
-            source=t.user_attrs.get("source", "sampler"),
+            source=("duplicate" if attrs.get("duplicate_of") is not None else t.user_attrs.get("source", "sampler")),
         )
 
 

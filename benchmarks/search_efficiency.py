@@ -1,0 +1,187 @@
+"""Search efficiency: recforge search vs random search vs plain Optuna TPE, same space.
+
+Methods (all run through the same engine, storage and search space, so only the search
+strategy differs):
+
+* ``recforge``      — multivariate grouped TPE + per-family ASHA (epochs / data fraction) +
+                      warm start from the shipped portfolio (the default of ``rf.search``);
+* ``recforge-cold`` — the same without the portfolio (ablation: what warm start buys);
+* ``random``        — Optuna RandomSampler, no pruning, no warm start;
+* ``tpe``           — Optuna's default TPESampler, no pruning, no warm start.
+
+For every dataset and seed each method searches once for the largest budget; the smaller
+budgets are read off its anytime curve (the best configuration found by then), which is what
+a run with that budget would have found up to the per-trial timeout. Printed per dataset and
+budget: the anytime curve, each method's time to reach 98 % of the best validation score that
+any method found, the speed-up ratios, and the test metric of each method's chosen model
+(refitted on train+valid, evaluated once on test).
+
+Full grid (many hours)::
+
+    python benchmarks/search_efficiency.py --datasets ml-100k,ml-latest-small,lastfm-2k \\
+        --seeds 0,1,2 --budgets 1m,2m,5m,10m
+
+Threads: BLAS/OpenMP are pinned to one thread (``--threads``) for every method alike, since
+this machine's 2 cores are shared and spinning BLAS threads distort timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_threads = "1"
+for _i, _a in enumerate(sys.argv):
+    if _a == "--threads" and _i + 1 < len(sys.argv):
+        _threads = sys.argv[_i + 1]
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, _threads)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from build_portfolio import load_split  # noqa: E402
+
+METHODS = {
+    "recforge": {"sampler": "tpe", "pruner": "asha", "warm_start": True},
+    "recforge-cold": {"sampler": "tpe", "pruner": "asha", "warm_start": False},
+    "random": {"sampler": "random", "pruner": "none", "warm_start": False},
+    "tpe": {"sampler": "tpe-plain", "pruner": "none", "warm_start": False},
+}
+
+
+def best_by(records: list, t_limit: float, t0: float) -> object | None:
+    from datetime import datetime
+
+    best = None
+    for r in records:
+        if r.state != "complete" or r.value is None or not r.ended:
+            continue
+        if datetime.fromisoformat(r.ended).timestamp() - t0 <= t_limit and (best is None or r.value > best.value):
+            best = r
+    return best
+
+
+def time_to(curve: list[list[float]], target: float) -> float | None:
+    for t, v in curve:
+        if v >= target:
+            return t
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--datasets", default="ml-100k,ml-latest-small,lastfm-2k")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--budgets", default="1m,2m", help="the largest is run; smaller ones read off the curve")
+    ap.add_argument("--methods", default="recforge,random,tpe,recforge-cold")
+    ap.add_argument("--models", default=None)
+    ap.add_argument("--metric", default="ndcg@10")
+    ap.add_argument("--threads", default="1")
+    ap.add_argument("--json-out", default=None, help="write all results here")
+    args = ap.parse_args(argv)
+
+    from recforge.evaluation import evaluate
+    from recforge.search import parse_budget, search
+
+    budgets = sorted(parse_budget(b) for b in args.budgets.split(","))
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    all_out: list[dict] = []
+    speedups: dict[str, list[float]] = {}
+    for dname in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            parts = load_split(dname, seed)
+            runs = {}
+            for m in methods:
+                with tempfile.TemporaryDirectory(prefix="rf-bench-") as tmp:
+                    t_start = time.time()
+                    res = search(parts.train, parts.valid, budget=budgets[-1], metric=args.metric,
+                                 models=args.models.split(",") if args.models else None, seed=seed,
+                                 out=Path(tmp) / "run", refit=False, progress=False, **METHODS[m])
+                    wall = time.time() - t_start
+                from datetime import datetime
+
+                starts = [datetime.fromisoformat(r.started).timestamp() for r in res.trials if r.started]
+                t0 = min(starts) if starts else t_start
+                runs[m] = {"res": res, "t0": t0, "wall": wall}
+                print(f"{dname} seed {seed} {m:<14} {len(res.trials):>4} trials {res.summary['states']} "
+                      f"best {res.best.value if res.best else float('nan'):.4f} ({res.best.family if res.best else '-'}) "
+                      f"overhead median {res.summary['overhead_ms']['median'] if res.summary['overhead_ms'] else '-'} ms "
+                      f"(cpu {res.summary['overhead_cpu_ms']['median'] if res.summary['overhead_cpu_ms'] else '-'} ms)",
+                      flush=True)
+            best_any = max(r["res"].best.value for r in runs.values() if r["res"].best)
+            target = 0.98 * best_any
+            refit_cache: dict[str, dict] = {}
+            row: dict = {"dataset": dname, "seed": seed, "best_valid_any": best_any, "target": target, "methods": {}}
+            for m, r in runs.items():
+                res = r["res"]
+                curve = res.summary["anytime"]
+                ttt = time_to(curve, target)
+                per_budget = {}
+                for b in budgets:
+                    rec = best_by(res.trials, b, r["t0"])
+                    if rec is None:
+                        per_budget[str(int(b))] = None
+                        continue
+                    key = json.dumps([rec.family, rec.params, rec.epochs], sort_keys=True, default=str)
+                    if key not in refit_cache:
+                        model = _refit(rec, parts, seed)
+                        ev = evaluate(model, parts.test, train=parts.train.concat(parts.valid), metrics=[args.metric])
+                        refit_cache[key] = dict(ev.metrics)
+                    per_budget[str(int(b))] = {"family": rec.family, "valid": rec.value,
+                                               "test": refit_cache[key][args.metric], "trial": rec.number}
+                row["methods"][m] = {"time_to_98": ttt, "curve": curve, "n_trials": len(res.trials),
+                                     "states": res.summary["states"], "per_budget": per_budget,
+                                     "overhead_ms": res.summary["overhead_ms"],
+                                     "overhead_cpu_ms": res.summary["overhead_cpu_ms"]}
+            all_out.append(row)
+            _print_row(row, budgets, args.metric)
+            rec_t = row["methods"].get("recforge", {}).get("time_to_98")
+            for m in methods:
+                if m == "recforge" or rec_t is None:
+                    continue
+                other = row["methods"][m]["time_to_98"]
+                ratio = (other if other is not None else budgets[-1]) / max(rec_t, 1e-9)
+                speedups.setdefault(m, []).append(ratio)
+    print("\n== speed-up of recforge to the 98% mark (geometric mean over datasets x seeds; "
+          "'not reached' counted as the full budget, so these are lower bounds) ==")
+    for m, v in speedups.items():
+        gm = math.exp(sum(math.log(x) for x in v) / len(v))
+        print(f"  vs {m:<14} {gm:6.2f}x   per run: {', '.join(f'{x:.2f}' for x in v)}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({"args": vars(args), "results": all_out, "speedups": speedups},
+                                                  indent=1, default=str))
+    return 0
+
+
+def _refit(rec, parts, seed):  # type: ignore[no-untyped-def]
+    from recforge.search.engine import refit_best
+    from recforge.search.space import DEFAULT_SPACES
+
+    return refit_best(rec, DEFAULT_SPACES.get(rec.family or ""), parts.train, parts.valid, seed)
+
+
+def _print_row(row: dict, budgets: list[float], metric: str) -> None:
+    print(f"\n=== {row['dataset']} seed {row['seed']}: best validation {metric} of any method "
+          f"{row['best_valid_any']:.4f}; 98% mark {row['target']:.4f} ===")
+    print("anytime curve (seconds: best validation so far):")
+    for m, r in row["methods"].items():
+        pts = " ".join(f"{t:.0f}s:{v:.4f}" for t, v in r["curve"])
+        print(f"  {m:<14} {pts}")
+    hdr = "  method         t(98%)   " + " ".join(f"{int(b):>6}s valid/test     " for b in budgets)
+    print(hdr)
+    for m, r in row["methods"].items():
+        t98 = "not reached" if r["time_to_98"] is None else f"{r['time_to_98']:.1f}s"
+        cells = []
+        for b in budgets:
+            pb = r["per_budget"].get(str(int(b)))
+            cells.append("      -            " if pb is None else f"{pb['valid']:.4f}/{pb['test']:.4f} {pb['family'][:6]:<6}")
+        print(f"  {m:<14} {t98:<11} " + " ".join(cells))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
