@@ -26,7 +26,14 @@ def _trials(run: Path) -> list[dict[str, Any]]:
         data = [json.loads(line) for line in (run / "trials.jsonl").read_text().splitlines() if line.strip()]
     if isinstance(data, dict):
         data = data.get("trials", [])
-    return list(data or [])
+    out = []
+    for t in data or []:
+        t = dict(t)
+        inter = t.get("intermediate") or []
+        if t.get("value") is None and inter and str(t.get("state", "")).lower().startswith("prun"):
+            t["value"] = inter[-1][1]  # a pruned trial is shown at the rung where it stopped
+        out.append(t)
+    return out
 
 
 def _time(t: dict[str, Any], key: str) -> float | None:
