@@ -1,7 +1,7 @@
 """Ingestion benchmark: a synthetic 20M-row interaction CSV, recforge vs plain pandas.
 
-Generates ``user,item,rating,timestamp`` rows (no repeated (user, item) pair, like the
-MovieLens files) in a temporary directory, then loads the file in separate child processes,
+Generates ``user,item,rating,timestamp`` rows shaped like MovieLens 20M (as many users and
+items per row; no repeated (user, item) pair; half-star ratings) in a temporary directory, then loads the file in separate child processes,
 alternating the tools, with
 
 * ``recforge``: ``recforge.data.read_interactions`` with its default validation (ids,
@@ -30,6 +30,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -45,8 +46,9 @@ def generate(path: Path, rows: int, seed: int = 0) -> dict[str, int]:
     import polars as pl
 
     rng = np.random.default_rng(seed)
-    n_users = max(10, rows // 100)
-    n_items = max(10, rows // 400)
+    # shaped like MovieLens 20M: 20,000,263 ratings by 138,493 users on 26,744 movies
+    n_users = max(10, round(rows * 138_493 / 20_000_263))
+    n_items = max(10, round(rows * 26_744 / 20_000_263))
     space = n_users * n_items
     if rows > space // 2:
         raise SystemExit(f"--rows {rows} too large for {n_users} x {n_items} distinct pairs")
@@ -115,6 +117,8 @@ def main() -> None:
         return
 
     tmp = Path(tempfile.mkdtemp(prefix="recforge-ingest-", dir=args.tmp))
+    # a kill (SIGTERM) also removes the multi-GB CSV
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         csv = tmp / "interactions.csv"
         t0 = time.perf_counter()

@@ -285,7 +285,7 @@ def encode_and_validate(
     report.add("load", source=source or "frame", rows=frame.height)
 
     if duplicates != "keep_all":
-        key = ucodes.astype(np.int64) * max(1, len(item_vocab)) + icodes
+        key = _pair_key(ucodes, icodes, len(user_vocab), len(item_vocab))
         if _has_duplicates(key):
             if duplicates == "error":
                 later = pl.Series(key).is_first_distinct().not_()
@@ -316,6 +316,19 @@ def encode_and_validate(
         name=name,
         report=report,
     )
+
+
+def _pair_key(u: np.ndarray, i: np.ndarray, n_users: int, n_items: int) -> np.ndarray:
+    """``u * n_items + i``: one integer per (user, item) pair.
+
+    uint32 when every pair fits (e.g. MovieLens 20M: 138,493 x 26,744 < 2**32), which halves
+    the memory and the time of the sort in :func:`_has_duplicates`; int64 otherwise.
+    """
+    dtype: type[np.integer[Any]] = np.uint32 if n_users * max(1, n_items) <= 2**32 else np.int64
+    key: np.ndarray = u.astype(dtype)
+    np.multiply(key, dtype(max(1, n_items)), out=key)
+    np.add(key, i.astype(dtype, copy=False), out=key)
+    return key
 
 
 def _has_duplicates(key: np.ndarray) -> bool:
