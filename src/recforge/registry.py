@@ -23,6 +23,10 @@ _TOPK: dict[str, str] = {
     "als": "recforge.models.mf:ALS",
     "bpr": "recforge.models.mf:BPR",
     # -- neural models (issue 4) --
+    "mult-vae": "recforge.models.neural.mult_vae:MultVAE",
+    "lightgcn": "recforge.models.neural.lightgcn:LightGCN",
+    "sasrec": "recforge.models.neural.sasrec:SASRec",
+    "two-tower": "recforge.models.neural.two_tower:TwoTower",
     # -- two-stage (issue 10) --
     "two-stage": "recforge.models.two_stage:TwoStage",
 }

@@ -24,6 +24,10 @@ FAST_PARAMS: dict[str, dict[str, object]] = {
     "bpr": {"factors": 8, "iterations": 5},
     "two-stage": {"retriever": "most-popular", "n_candidates": 10, "ranker": "lr",
                   "ranker_params": '{"epochs": 2, "batch_size": 256, "threads": 1}'},
+    "mult-vae": {"epochs": 2, "hidden": 16, "latent": 8, "batch_size": 16},
+    "lightgcn": {"epochs": 2, "dim": 8, "n_layers": 2, "batch_size": 64, "lr": 0.01},
+    "sasrec": {"epochs": 2, "dim": 8, "max_len": 5, "n_layers": 1, "batch_size": 16},
+    "two-tower": {"epochs": 2, "dim": 8, "hidden": "16", "batch_size": 32},
 }
 
 MODELS = registry.names("topk")
