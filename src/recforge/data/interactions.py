@@ -202,8 +202,10 @@ class Interactions:
     def to_csr(self, values: Literal["binary", "rating", "count"] = "binary") -> sp.csr_matrix:
         """User x item CSR matrix (float32). Cached per ``values`` kind.
 
-        ``binary``: 1 for every observed pair; ``rating``: the rating/weight (1 if none);
-        ``count``: number of events per pair.
+        ``binary``: 1 for every observed pair; ``rating``: the rating/weight (1 if none),
+        summed over repeats of a pair (data read with ``duplicates="keep_all"``; choose
+        ``keep_last`` or ``sum`` at ingestion to decide explicitly); ``count``: number of
+        events per pair.
         """
         import scipy.sparse as sp
 
@@ -222,9 +224,6 @@ class Interactions:
         mat.sum_duplicates()
         if values == "binary":
             mat.data[:] = 1.0
-        elif values == "rating" and self.rating is not None:
-            # keep the last rating of a repeated pair instead of their sum
-            pass
         mat.sort_indices()
         self._csr_cache[values] = mat
         return mat
