@@ -134,13 +134,22 @@ class TrialData:
         return self._inter_users
 
 
-def _build(family: str, params: dict[str, Any], seed: int) -> Any:
+#: Config fields through which models pick the metric they report per epoch.
+METRIC_FIELDS = ("eval_metric", "valid_metric")
+
+
+def _build(family: str, params: dict[str, Any], seed: int, metric: str | None = None) -> Any:
     from recforge import registry
 
     cls = registry.get(family)
     cfg = dict(params)
-    if "seed" in cls.config_class.field_names() and "seed" not in cfg:
+    fields = cls.config_class.field_names()
+    if "seed" in fields and "seed" not in cfg:
         cfg["seed"] = seed
+    if metric is not None:  # the model's own per-epoch metric = the search metric (no re-evaluation)
+        for name in METRIC_FIELDS:
+            if name in fields and name not in cfg:
+                cfg[name] = metric
     return cls(**cfg)
 
 
@@ -220,7 +229,7 @@ def run_trial(spec: TrialSpec, data: TrialData, reporter: Reporter | None = None
             res.report_cpu_seconds += time.thread_time() - c
 
     try:
-        model = _build(spec.family, spec.params, spec.seed)
+        model = _build(spec.family, spec.params, spec.seed, spec.metric)
         # ---- data-fraction rungs (closed-form families)
         if spec.fidelity == "data" and use_reporter is not None and data.valid.history is None:
             for step, fraction in DATA_RUNGS:

@@ -308,13 +308,13 @@ DEFAULT_SPACES: dict[str, FamilySpace] = {
     "mult-vae": FamilySpace(
         "mult-vae",
         {
-            "hidden_dim": Int(64, 1024, log=True, default=600),
-            "latent_dim": Int(16, 400, log=True, default=200),
+            "hidden": Int(64, 1024, log=True, default=600),
+            "latent": Int(16, 400, log=True, default=200),
             "dropout": Float(0.0, 0.8, default=0.5),
             "lr": Float(1e-4, 1e-2, log=True, default=1e-3),
             "anneal_cap": Float(0.0, 1.0, default=0.2),
         },
-        fixed={"epochs": 30},
+        fixed={"epochs": 50},
         fidelity="epochs",
         epochs_field="epochs",
     ),
@@ -334,7 +334,7 @@ DEFAULT_SPACES: dict[str, FamilySpace] = {
         "sasrec",
         {
             "dim": Int(16, 128, log=True, default=64),
-            "n_blocks": Int(1, 3, default=2),
+            "n_layers": Int(1, 3, default=2),
             "dropout": Float(0.0, 0.5, default=0.2),
             "lr": Float(1e-4, 1e-2, log=True, default=1e-3),
             "max_len": Int(20, 200, log=True, default=50),
@@ -347,7 +347,7 @@ DEFAULT_SPACES: dict[str, FamilySpace] = {
         "two-tower",
         {
             "dim": Int(16, 256, log=True, default=64),
-            "lr": Float(1e-4, 1e-2, log=True, default=1e-3),
+            "lr": Float(1e-4, 3e-2, log=True, default=3e-3),
             "temperature": Float(0.02, 1.0, log=True, default=0.1),
         },
         fixed={"epochs": 30},
