@@ -74,7 +74,7 @@ def test_run_trial_is_importable_picklable_and_traps_errors(tmp_path: Path) -> N
     from recforge.data import Interactions
     from recforge.execution import LocalExecutor, TrialData, TrialSpec, get_executor, run_trial
 
-    fn = getattr(importlib.import_module("recforge.execution.trial"), "run_trial")
+    fn = importlib.import_module("recforge.execution.trial").run_trial
     assert fn is run_trial and pickle.loads(pickle.dumps(run_trial)) is run_trial
     spec = TrialSpec(number=3, family="ease", params={"l2": 10.0})
     assert pickle.loads(pickle.dumps(spec)) == spec
