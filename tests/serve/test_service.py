@@ -425,3 +425,26 @@ def test_overload_inline_scoring_only_200_or_503(arts) -> None:
     assert set(codes) <= {200, 503} and codes.count(200) >= 2 and codes.count(503) >= 1, codes
     text = TestClient(app).get("/metrics").text
     assert f"recforge_overload_rejections_total {float(codes.count(503))}" in text
+
+
+def test_mult_vae_torch_scorer_matches_model(tmp_path: Path, data: Interactions) -> None:
+    # the compiled variant (same function through torch.compile) is checked against this eager
+    # one in benchmarks/serve_compiled.py: a cold compile takes minutes on a busy 2-core box
+    compiled = False
+    pytest.importorskip("torch")
+    from recforge.serve.compiled import make_scorer
+
+    model = registry.create("mult-vae", {"epochs": 2, "hidden": 16, "latent": 8, "batch_size": 32}).fit(data)
+    scorer = make_scorer(model, compile=compiled)
+    users = np.arange(data.n_users)
+    exp_i, exp_v = model.recommend_codes(users, 10)
+    got_i, got_v = scorer.topk(users, 10)
+    np.testing.assert_allclose(got_v, exp_v, rtol=1e-4, atol=1e-5)
+    assert (got_i == exp_i).mean() > 0.99  # equal up to near-ties in float rounding
+    if not compiled:
+        art = rf.save(model, tmp_path / "vae")
+        c = TestClient(create_app(Settings(artifact=art, retrieval="torch")))
+        body = c.post("/recommend", json={"history": [100, 101, 102], "k": 5}).json()["results"][0]
+        expect, _ = model.recommend_history([[100, 101, 102]], k=5)
+        assert body["items"] == expect.items[0].tolist()
+        assert c.get("/recommend/10?k=5").json()["items"] == model.recommend([10], k=5).items[0].tolist()

@@ -1,7 +1,12 @@
-"""Torch scoring for embedding models: ``U[users] @ V.T``, seen items masked, ``topk``.
+"""Torch scoring paths for serving, optionally through ``torch.compile``.
 
-``TorchScorer(compile=True)`` wraps the scoring function in ``torch.compile`` (dynamic batch
-size). Whether that beats eager torch, numpy or FAISS is measured, not assumed:
+- :class:`TorchScorer` for embedding models: ``U[users] @ V.T``, seen items masked, ``topk``.
+- :class:`MultVAEScorer` for Mult-VAE: the encoder's sparse first layer as an
+  ``embedding_bag`` with per-sample weights (the L2-normalised binary row), the MLPs, the
+  seen-item mask and ``topk`` in one function that ``torch.compile`` can fuse.
+
+``compile=True`` wraps the scoring function in ``torch.compile`` (dynamic shapes). Whether
+that beats eager torch, the model's own numpy path or FAISS is measured, not assumed:
 ``benchmarks/serve_compiled.py`` prints the ratios on this machine.
 """
 
@@ -33,14 +38,8 @@ class TorchScorer:
         self._fn = torch.compile(score_topk, dynamic=True) if compile else score_topk
 
     def _mask(self, users: np.ndarray) -> tuple[Any, Any]:
-        indptr = self.seen.indptr
-        starts, ends = indptr[users], indptr[users + 1]
-        lens = ends - starts
-        rows = np.repeat(np.arange(len(users)), lens)
-        cols = self.seen.indices[np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
-                                 ] if lens.sum() else np.zeros(0, np.int64)
-        return (self.torch.from_numpy(rows.astype(np.int64)),
-                self.torch.from_numpy(np.asarray(cols, dtype=np.int64)))
+        rows, cols = _seen_coords(self.seen, users)
+        return self.torch.from_numpy(rows), self.torch.from_numpy(cols)
 
     def topk(self, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Item codes and scores (best first) for user codes; -1 / -inf pad."""
@@ -55,3 +54,72 @@ class TorchScorer:
         i = idx.numpy().astype(np.int64, copy=True)
         i[~np.isfinite(v)] = -1
         return i, v
+
+
+def _seen_coords(seen: Any, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    indptr = seen.indptr
+    starts, ends = indptr[users], indptr[users + 1]
+    lens = ends - starts
+    rows = np.repeat(np.arange(len(users)), lens)
+    if not lens.sum():
+        return rows.astype(np.int64), np.zeros(0, np.int64)
+    offs = np.arange(lens.sum()) - np.repeat(np.cumsum(lens) - lens, lens)
+    return rows.astype(np.int64), seen.indices[np.repeat(starts, lens) + offs].astype(np.int64)
+
+
+class MultVAEScorer:
+    """Top-k for Mult-VAE users (or item histories), seen items excluded, in one torch function."""
+
+    def __init__(self, model: Any, *, compile: bool = False) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        self.torch = torch
+        self.model = model
+        self.seen = model._seen_
+        mod = model.module_
+        mod.eval()
+        latent = int(mod.latent)
+        self.compiled = compile
+
+        def score_topk(ind: Any, offsets: Any, weights: Any, rows: Any, cols: Any, k: int) -> tuple[Any, Any]:
+            x = F.embedding_bag(ind, mod.enc_in, offsets, mode="sum", per_sample_weights=weights)
+            h = torch.tanh(x + mod.enc_in_bias)
+            mu = mod.enc_out(h)[:, :latent]
+            s = mod.dec_out(torch.tanh(mod.dec_in(mu)))
+            s = s.index_put((rows, cols), torch.tensor(float("-inf")))
+            return torch.topk(s, k, dim=1)
+
+        self._fn = torch.compile(score_topk, dynamic=True) if compile else score_topk
+
+    def topk_history(self, history: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k item codes/scores for binary history rows (CSR), the history excluded."""
+        torch = self.torch
+        h = history.tocsr()
+        n = h.shape[0]
+        lens = np.diff(h.indptr)
+        ind = h.indices.astype(np.int64)
+        weights = np.repeat(1.0 / np.sqrt(np.maximum(lens, 1)), lens).astype(np.float32)
+        rows = np.repeat(np.arange(n), lens).astype(np.int64)
+        k = min(k, h.shape[1])
+        with torch.inference_mode():
+            vals, idx = self._fn(torch.from_numpy(ind), torch.from_numpy(h.indptr[:-1].astype(np.int64)),
+                                 torch.from_numpy(weights), torch.from_numpy(rows), torch.from_numpy(ind), k)
+        v = vals.numpy().astype(np.float32, copy=True)
+        i = idx.numpy().astype(np.int64, copy=True)
+        i[~np.isfinite(v)] = -1
+        return i, v
+
+    def topk(self, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k for known user codes (their training items are the history)."""
+        return self.topk_history(self.seen[np.asarray(users, dtype=np.int64)], k)
+
+
+def make_scorer(model: Any, *, compile: bool = False) -> Any:
+    """The torch scorer for ``model``: embedding models and Mult-VAE; None for others."""
+    if hasattr(model, "user_factors_") and hasattr(model, "item_factors_"):
+        return TorchScorer(model.user_factors_, model.item_factors_, model._seen_, compile=compile)
+    mod = getattr(model, "module_", None)
+    if mod is not None and all(hasattr(mod, a) for a in ("enc_in", "enc_in_bias", "enc_out", "dec_in", "dec_out")):
+        return MultVAEScorer(model, compile=compile)
+    return None

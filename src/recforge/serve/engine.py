@@ -68,10 +68,10 @@ class Engine:
         want = s.retrieval
         if want == "auto":
             want = "faiss" if embedding else "model"
-        if want != "model" and not embedding:
+        if want == "faiss" and not embedding:
             from recforge.errors import ConfigError
 
-            raise ConfigError(f"retrieval={want!r} needs an embedding model; {m.name} has no user/item vectors "
+            raise ConfigError(f"retrieval='faiss' needs an embedding model; {m.name} has no user/item vectors "
                               "(use retrieval='model' or 'auto')")
         if want == "faiss":
             from recforge.serve import index as faiss_index
@@ -92,9 +92,14 @@ class Engine:
                 self.retriever = r
                 self.index_info = r.info
         elif want in ("torch", "torch-compile"):
-            from recforge.serve.compiled import TorchScorer
+            from recforge.serve.compiled import make_scorer
 
-            self.retriever = TorchScorer(m.user_factors_, m.item_factors_, self.seen, compile=want == "torch-compile")
+            self.retriever = make_scorer(m, compile=want == "torch-compile")
+            if self.retriever is None:
+                from recforge.errors import ConfigError
+
+                raise ConfigError(f"retrieval={want!r} has no torch path for {m.name}; it exists for embedding "
+                                  "models and mult-vae (use retrieval='model' or 'auto')")
         self.retrieval = want
 
     # ------------------------------------------------------------------ ids
@@ -165,8 +170,16 @@ class Engine:
         unknown = [h for h, c in zip(history, codes.tolist(), strict=True) if c < 0]
         known = np.unique(codes[codes >= 0])
         if TAG_FOLD_IN in self.model.tags and known.size:
-            recs, _ = self.model.recommend_history([_py(self.item_ids[known])], k=k)
-            items, scores = self._pack(recs.item_codes[0], recs.scores[0])
+            if hasattr(self.retriever, "topk_history"):
+                import scipy.sparse as sp
+
+                row = sp.csr_matrix((np.ones(known.size, np.float32), known, [0, known.size]),
+                                    shape=(1, self.n_items))
+                idx, val = self.retriever.topk_history(row, k)
+                items, scores = self._pack(idx[0], val[0])
+            else:
+                recs, _ = self.model.recommend_history([_py(self.item_ids[known])], k=k)
+                items, scores = self._pack(recs.item_codes[0], recs.scores[0])
             return Result(items=items, scores=scores, unknown_items=unknown)
         reason = ("no known items in the history" if TAG_FOLD_IN in self.model.tags
                   else f"{self.model.name} cannot fold in a history")
