@@ -1,0 +1,207 @@
+"""The search on a real two-node Ray cluster with PostgreSQL storage: faults and elasticity.
+
+Everything here is real: ``ray start`` node processes on this machine (loopback only), a
+PostgreSQL server from the distribution's packages, and the search engine with Optuna's RDB
+storage. A node is "lost" by SIGKILLing its raylet, workers and agents mid-trial; a driver
+is "lost" by SIGKILLing the search process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from recforge.errors import ConfigError
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _data import make_split  # noqa: E402
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+MODELS = ["most-popular", "item-knn", "als", "ease"]
+
+
+def _node_id(cluster: Any, name: str) -> str:
+    import ray
+
+    port = cluster.node_ports[name]
+    for n in ray.nodes():
+        if n.get("Alive") and int(n.get("NodeManagerPort", -1)) == port:
+            return str(n["NodeID"])
+    raise AssertionError(f"node {name} (port {port}) is not alive in {ray.nodes()}")
+
+
+def _duplicates(trials: list[Any]) -> dict[int, int]:
+    """``{trial: earlier trial}`` for trials the engine answered from an identical earlier one."""
+    out = {}
+    for t in trials:
+        dup = t.user_attrs.get("rf", {}).get("duplicate_of")
+        if dup is not None:
+            out[t.number] = int(dup)
+    return out
+
+
+def _study(url: str) -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.load_study(study_name="recforge", storage=url)
+
+
+def test_search_survives_node_loss_and_uses_a_joining_node(ray_cluster: Any, pg_url: str, tmp_path: Path) -> None:
+    import optuna
+
+    import recforge as rf
+    from recforge.execution.ray import RayExecutor
+
+    train, valid, _ = make_split()
+    logs: list[str] = []
+    ex = RayExecutor(address=ray_cluster.address, poll_s=0.25, log=logs.append)
+    assert len(ex.nodes()) == 2 and ex.slots() == 2
+    # a SQLite file cannot be shared by two nodes: refused before anything runs
+    with pytest.raises(ConfigError, match="2 nodes"):
+        ex.check_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    lost_node = _node_id(ray_cluster, "node1")
+    head_node = _node_id(ray_cluster, "head")
+    seen: dict[str, Any] = {}
+
+    def chaos() -> None:
+        # a new machine joins while the search runs ...
+        ray_cluster.add_node("node2")
+        # ... and node1 dies in the middle of a trial
+        deadline = time.time() + 60
+        while time.time() < deadline and "killed" not in seen:
+            on_node = [n for n, r in ex.running().items() if r["node_id"] == lost_node]
+            if on_node:
+                time.sleep(0.1)
+                still = [n for n, r in ex.running().items() if r["node_id"] == lost_node]
+                if still:
+                    seen["during"] = set(still)
+                    seen["killed"] = ray_cluster.kill_node("node1")
+            time.sleep(0.01)
+        ray_cluster._finish("node2")
+        seen["joined"] = time.time()
+
+    thread = threading.Thread(target=chaos, daemon=True)
+    thread.start()
+    res = rf.search(train, valid, budget="30s", models=MODELS, storage=pg_url, executor=ex,
+                    refit=False, warm_start=False, seed=0, progress=False)
+    thread.join(timeout=120)
+    assert seen.get("killed"), f"node1 never ran a trial to kill; log: {logs}"
+
+    study = _study(pg_url)
+    trials = study.get_trials(deepcopy=False)
+    states = {t.number: t.state for t in trials}
+    # nothing left running or lost: every trial the engine asked for has a final state ...
+    assert set(states.values()) <= {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+                                    optuna.trial.TrialState.FAIL}, states
+    # ... and is exactly what the executor ran, attempt by attempt (the engine records a
+    # configuration it has already seen as a duplicate of the earlier trial, without running it)
+    ran = {h["trial"] for h in ex.history}
+    dups = _duplicates(trials)
+    assert ran == set(states) - set(dups), [(t.number, t.state, t.params, t.user_attrs) for t in trials
+                                            if t.number in (set(states) - set(dups)) ^ ran]
+    assert set(dups.values()) <= ran
+    assert len(res.trials) == len(trials)
+    final = {}
+    for h in ex.history:
+        final[h["trial"]] = h
+    to_state = {"complete": optuna.trial.TrialState.COMPLETE, "pruned": optuna.trial.TrialState.PRUNED,
+                "fail": optuna.trial.TrialState.FAIL, "lost": optuna.trial.TrialState.FAIL}
+    for number, h in final.items():
+        assert states[number] == to_state[h["outcome"]], (number, h, states[number])
+
+    # the trial(s) running on node1 when it died were lost there and run again elsewhere
+    lost = [h for h in ex.history if h["outcome"] == "lost"]
+    assert lost
+    assert any(h["trial"] in seen["during"] for h in lost), (seen, lost)
+    assert all(h["node_id"] == lost_node for h in lost)
+    for h in lost:
+        later = [g for g in ex.history if g["trial"] == h["trial"] and g["attempt"] > h["attempt"]]
+        assert later and later[-1]["node_id"] != lost_node and later[-1]["outcome"] != "lost", (h, later)
+    assert any("lost its worker" in m for m in logs)
+
+    # the node that joined mid-search got work
+    joined = {h["node_id"] for h in ex.history} - {lost_node, head_node}
+    assert joined, f"no trial ran on the joining node; history: {ex.history}"
+    assert any("cluster grew" in m for m in logs)
+    assert res.best is not None and res.best.value is not None and res.best.value > 0
+
+
+def test_killed_driver_resumes_from_postgresql(ray_cluster: Any, pg_url: str) -> None:
+    import optuna
+
+    import recforge as rf
+    from recforge.execution.ray import RayExecutor
+
+    TS = optuna.trial.TrialState
+    max_trials = 10
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(HERE)!r})
+        from _data import make_split
+        import recforge as rf
+        train, valid, _ = make_split()
+        rf.search(train, valid, budget="120s", models={MODELS!r}, storage={pg_url!r},
+                  executor="ray", address={ray_cluster.address!r}, n_jobs=2, max_trials={max_trials},
+                  refit=False, warm_start=False, seed=1, progress=False)
+    """)
+    driver = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "RECFORGE_QUIET": "1"},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 90
+        before: dict[int, Any] = {}
+        while time.time() < deadline:
+            time.sleep(0.2)
+            assert driver.poll() is None, driver.stdout.read().decode()[-3000:] if driver.stdout else ""
+            try:
+                trials = _study(pg_url).get_trials(deepcopy=False)
+            except Exception:  # study not created yet
+                continue
+            done = [t for t in trials if t.state.is_finished()]
+            if len(done) >= 2 and any(t.state == TS.RUNNING for t in trials):
+                driver.send_signal(signal.SIGKILL)
+                break
+        else:
+            raise AssertionError("the driver never had 2 finished trials and 1 running")
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        driver.wait()
+    killed_at = _study(pg_url).get_trials(deepcopy=False)
+    before = {t.number: (t.state, t.values) for t in killed_at if t.state.is_finished()}
+    interrupted = {t.number: dict(t.params) for t in killed_at if t.state == TS.RUNNING}
+    assert interrupted
+
+    train, valid, _ = make_split()
+    ex = RayExecutor(address=ray_cluster.address, max_workers=2, poll_s=0.25, log=lambda _m: None)
+    res = rf.search(train, valid, budget="120s", models=MODELS, storage=pg_url, executor=ex,
+                    max_trials=max_trials, refit=False, warm_start=False, seed=1, progress=False,
+                    resume=True)
+    trials = _study(pg_url).get_trials(deepcopy=False)
+    by_number = {t.number: t for t in trials}
+    assert all(t.state.is_finished() for t in trials), [(t.number, t.state) for t in trials]
+    # what finished before the kill is kept as it was (not run again)
+    for number, (state, values) in before.items():
+        assert (by_number[number].state, by_number[number].values) == (state, values)
+    # what the kill interrupted is marked failed with the reason, and run once more
+    for number, params in interrupted.items():
+        t = by_number[number]
+        assert t.state == TS.FAIL and "interrupted" in (t.user_attrs.get("rf", {}).get("error") or "")
+        retries = [r for r in trials if r.user_attrs.get("retry_of") == number]
+        assert len(retries) == 1 and retries[0].params == params and retries[0].state.is_finished()
+    assert len([t for t in trials if t.state.is_finished()]) >= max_trials
+    dups = _duplicates(trials)
+    assert {h["trial"] for h in ex.history} == {t.number for t in trials} - set(before) - set(interrupted) - set(dups)
+    assert res.best is not None
