@@ -118,3 +118,12 @@ def test_artifact_policy_needs_users(tmp_path) -> None:
     f.write_text("item_id,click,propensity_score\n1,0,0.5\n2,1,0.5\n")
     res = run("--logs", str(f), "--policy", f"artifact:{tmp_path}", "--estimators", "ipw")
     assert res.exit_code == 2 and "--user" in res.stderr
+
+
+def test_data_info_on_bandit_logs() -> None:
+    res = runner.invoke(app, ["data", "info", "open-bandit"])
+    assert res.exit_code == 0, res.output
+    assert "n rounds" in res.stdout and "10,000" in res.stdout
+    res = runner.invoke(app, ["data", "info", "open-bandit", "--json"])
+    out = json.loads(res.stdout)
+    assert out["n_actions"] == 80 and out["mean_reward"] == pytest.approx(0.0038)

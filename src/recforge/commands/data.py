@@ -75,6 +75,12 @@ def _print_summary(s: dict) -> None:  # type: ignore[type-arg]
     from rich.table import Table
 
     t = Table(title=f"dataset {s.get('name') or ''}", show_header=False)
+    if "n_users" not in s:  # other containers (e.g. BanditLog): plain key/value rows
+        for key, value in s.items():
+            t.add_row(key.replace("_", " "), f"{value:,}" if isinstance(value, int) and
+                      not isinstance(value, bool) else str(value))
+        Console().print(t)
+        return
     t.add_row("users", f"{s['n_users']:,}")
     t.add_row("items", f"{s['n_items']:,}")
     t.add_row("interactions", f"{s['n_interactions']:,}")
