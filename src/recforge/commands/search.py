@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         resume: Annotated[bool, typer.Option("--resume", help="Continue the search stored in --out/--storage.")] = False,
         executor: Annotated[str, typer.Option("--executor", help="local | ray")] = "local",
         address: Annotated[str | None, typer.Option("--address", help="Ray cluster address (with --executor ray).")] = None,
-        n_jobs: Annotated[int, typer.Option("--n-jobs", help="Trials in flight at once.")] = 1,
+        n_jobs: Annotated[int | None, typer.Option("--n-jobs", help="Trials in flight at once (default: 1 locally; every slot of the cluster with --executor ray).")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the split, sampler and models.")] = 0,
         trial_timeout: Annotated[str | None, typer.Option("--trial-timeout", help="Per-trial limit (default: budget/3).")] = None,
         max_trials: Annotated[int | None, typer.Option("--max-trials", help="Stop after this many trials.")] = None,

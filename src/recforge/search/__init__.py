@@ -58,7 +58,7 @@ def search(
     multi_objective: bool = False,
     trial_timeout: str | float | None = None,
     max_trials: int | None = None,
-    n_jobs: int = 1,
+    n_jobs: int | None = None,
     sampler: str = "tpe",
     pruner: str = "asha",
     warm_start: bool | str | Path = True,
@@ -81,6 +81,9 @@ def search(
             SQLite file ``study.db`` in ``out``, or in memory without ``out``.
         resume: continue the search stored in ``storage``/``out`` (after a crash or kill).
         executor: ``"local"``, ``"ray"`` or an executor object (recforge.execution).
+        address: with ``executor="ray"``: the cluster (``HOST:PORT`` of its head, ``"auto"``).
+        n_jobs: trials in flight at once; default 1 locally, and with ``executor="ray"`` every
+            slot of the cluster (one per ``cpus_per_trial`` CPUs, growing when nodes join).
         out: run directory: ``study.db``, ``trials.json``, ``summary.json``, ``best-model/``.
         multi_objective: optimise (metric, latency, memory); ``pareto_front`` in the result.
         trial_timeout: per-trial limit (default a third of the budget).
@@ -111,17 +114,31 @@ def search(
         trial_timeout_s=None if trial_timeout is None else parse_budget(trial_timeout),
         seed=seed, sampler=sampler, pruner=pruner, warm_start=bool(warm_start),
         multi_objective=multi_objective, max_latency_ms=max_latency_ms, max_memory_mb=max_memory_mb,
-        max_trials=max_trials, n_jobs=n_jobs, refit=refit,
+        max_trials=max_trials, n_jobs=n_jobs or 1, refit=refit,
     )
     portfolio = load_portfolio("default" if warm_start is True else (warm_start or None)) if warm_start else []
     ex = executor
     if isinstance(executor, str):
         from recforge.execution import get_executor
 
-        opts: dict[str, Any] = {"max_workers": n_jobs}
+        opts: dict[str, Any] = {}
+        if n_jobs is not None or executor.strip().lower() != "ray":
+            opts["max_workers"] = n_jobs or 1
         if address:
             opts["address"] = address
         ex = get_executor(executor, **opts)
+    if callable(getattr(ex, "check_storage", None)):
+        # a remote executor checks that its workers can reach the study (e.g. SQLite is
+        # refused on a multi-node Ray cluster) before the study is created
+        try:
+            ex.check_storage(engine._storage_url(storage, Path(out) if out is not None else None))
+        except Exception:
+            ex.shutdown()
+            raise
+    if n_jobs is None and int(getattr(ex, "max_in_flight", 1)) > 1:
+        import dataclasses
+
+        config = dataclasses.replace(config, n_jobs=min(int(ex.max_in_flight), 1024))  # TPE: constant liar
     return engine.run(train, valid, test, config=config, spaces=spaces,  # type: ignore[arg-type]
                       models=models, storage=storage, out=out, resume=resume, executor=ex,
                       portfolio=portfolio, extra_metrics=test_metrics,
