@@ -170,3 +170,15 @@ def test_pareto_front_helper_on_hand_made_records() -> None:
     recs = [rec(0, 0.5, 1.0, 1.0), rec(1, 0.4, 2.0, 1.0), rec(2, 0.6, 3.0, 1.0),
             rec(3, 0.9, 0.5, 0.5, feasible=False), rec(4, 0.7, 9.0, 0.1), rec(5, 0.1, 0.1, 0.1, state="pruned")]
     assert [r.number for r in pareto_front(recs)] == [4, 2, 0]
+
+
+def test_iterative_trial_out_of_time_is_evaluated_as_trained(split_data, oracles, tmp_path) -> None:
+    entries = [{"family": "oracle", "params": {"quality": 0.8}}]
+    space = {"oracle": FamilySpace("oracle", {"quality": Float(0.0, 1.0)},
+                                   fixed={"epochs": 9, "fit_sleep": 0.25}, fidelity="epochs",
+                                   epochs_field="epochs")}
+    res = _run(split_data, tmp_path, entries, spaces=space, trial_timeout=1.2, pruner="none")
+    (t,) = res.trials
+    assert t.state == "complete" and t.value is not None
+    assert 1 <= t.epochs < 9
+    assert res.best_model.config.epochs == t.epochs  # refit for as many epochs as it trained

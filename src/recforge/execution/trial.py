@@ -40,8 +40,9 @@ class TrialSpec:
         params: the model config (field -> value).
         metric: validation metric (``"ndcg@10"``...), higher is better.
         fidelity: ``"epochs"``, ``"data"`` or ``"none"``.
-        timeout_s: wall-clock limit; an iterative fit is stopped at the first epoch past it,
-            a closed-form one is failed when it returns late.
+        timeout_s: wall-clock limit; an iterative fit is stopped at the first epoch past it
+            and evaluated as it is (``note`` says so), a closed-form one is failed when it
+            returns late.
         seed: seed given to models whose config has a ``seed`` field.
         prune: whether to report intermediate values (multi-fidelity on).
         measure_latency: measure p95 single-user recommendation latency.
@@ -85,6 +86,7 @@ class TrialResult:
     started: float = 0.0
     ended: float = 0.0
     duplicate_of: int | None = None  # set by the engine when it reuses an identical trial
+    note: str | None = None  # e.g. an iterative fit stopped early by its time limit
 
     @property
     def work_seconds(self) -> float:
@@ -294,15 +296,16 @@ def run_trial(spec: TrialSpec, data: TrialData, reporter: Reporter | None = None
             res.value = res.intermediate[-1][1] if res.intermediate else None
             return _finish(res)
         if stop_reason:
-            res.state, res.error = "fail", stop_reason[0]
-            return _finish(res)
+            # Out of time between epochs: the model trained so far is a valid (cheaper)
+            # model; it is evaluated like any other and refitted for as many epochs.
+            res.note = f"stopped early ({stop_reason[0]})"
         t = time.perf_counter()
         value = _evaluate(model, data, spec.metric)
         res.eval_seconds += time.perf_counter() - t
         if not math.isfinite(value):
             res.state, res.error = "fail", f"validation {spec.metric} is {value}"
             return _finish(res)
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline and not stop_reason:
             res.state, res.error = "fail", f"timeout: the fit took over {spec.timeout_s:.1f}s"
             return _finish(res)
         res.value = value

@@ -503,7 +503,7 @@ class SearchEngine:
             "family": trial.params.get(FAMILY_PARAM),
             "latency_ms": result.latency_ms, "memory_mb": result.memory_mb,
             "fit_s": round(result.fit_seconds, 4), "eval_s": round(result.eval_seconds, 4),
-            "epochs": result.epochs, "error": result.error,
+            "epochs": result.epochs, "error": result.error, "note": result.note,
             "started": result.started, "ended": result.ended,
         }
         if result.duplicate_of is not None:
