@@ -127,3 +127,15 @@ def test_data_info_on_bandit_logs() -> None:
     res = runner.invoke(app, ["data", "info", "open-bandit", "--json"])
     out = json.loads(res.stdout)
     assert out["n_actions"] == 80 and out["mean_reward"] == pytest.approx(0.0038)
+
+
+@pytest.mark.realdata
+def test_path_reads_other_campaigns(shared_datasets) -> None:
+    res = run("--logs", "open-bandit", "--path", str(shared_datasets / "open-bandit-sample"),
+              "--campaign", "men", "--behavior-policy", "bts", "--policy", "logged",
+              "--estimators", "ipw", "--n-bootstrap", "20", "--json")
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert (out["logs"], out["n_actions"]) == ("open-bandit/bts/men", 34)
+    res = run("--logs", "open-bandit", "--campaign", "men", "--policy", "uniform")
+    assert res.exit_code == 2 and "embedded sample has campaign 'all' only" in res.stderr
