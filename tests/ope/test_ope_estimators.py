@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recforge.errors import ConfigError, DataError
 from recforge.metrics import ope
@@ -151,3 +153,36 @@ def test_dr_with_cross_fitted_reward_model_covers_truth() -> None:
                        estimated_rewards=q, n_bootstrap=500, seed=0)
     truth = sim.true_value(pi)
     assert res["dr"].lower <= truth <= res["dr"].upper
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(1, 30))
+    a = draw(st.integers(2, 5))
+    k = draw(st.integers(1, 3))
+    seed = draw(st.integers(0, 2**32 - 1))
+    r = np.random.default_rng(seed)
+    pi = r.dirichlet(np.ones(a), size=(n, k)).transpose(0, 2, 1)
+    return {"reward": r.integers(0, 2, n).astype(float), "action": r.integers(0, a, n),
+            "position": r.integers(0, k, n), "pscore": r.uniform(0.05, 1.0, n),
+            "action_dist": pi, "estimated_rewards": r.uniform(0, 1, (n, a, k))}
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems())
+def test_invariants(p) -> None:
+    args = (p["reward"], p["action"], p["pscore"], p["action_dist"])
+    q, pos = p["estimated_rewards"], p["position"]
+    # a zero reward model turns DR into IPW and DM into 0
+    zero = np.zeros_like(q)
+    assert ope.dr(*args, zero, pos) == pytest.approx(ope.ipw(*args, pos), abs=1e-12)
+    assert ope.dm(p["action_dist"], zero, pos) == 0.0
+    # SNIPW ignores a common scale of the propensities
+    scaled = (p["reward"], p["action"], p["pscore"] * 0.5, p["action_dist"])
+    assert ope.snipw(*scaled, pos) == pytest.approx(ope.snipw(*args, pos), abs=1e-12)
+    # DR = DM + IPW-weighted residuals; Switch-DR with an infinite threshold is DR
+    dr = ope.dr(*args, q, pos)
+    assert ope.switch_dr(*args, q, pos) == pytest.approx(dr, abs=1e-12)
+    assert ope.dr_os(*args, q, pos) == pytest.approx(dr, abs=1e-12)
+    # DM of a reward model that is constant c is c
+    assert ope.dm(p["action_dist"], np.full_like(q, 0.3), pos) == pytest.approx(0.3)
