@@ -103,7 +103,7 @@ def test_ranker_with_side_features_beats_its_popularity_retriever() -> None:
 def test_artifact_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = _grouped()
     model = TwoStage(retriever="ease", retriever_params='{"l2": 10.0}', ranker="fm", ranker_params=FM,
-                     n_candidates=8).fit(data)
+                     n_candidates=8, scorers="most-popular,item-knn").fit(data)
     artifacts.save(model, tmp_path / "ts")
     again = artifacts.load(tmp_path / "ts")
     a = model.recommend(data.user_ids[:20], k=5)

@@ -61,6 +61,8 @@ class TwoStageConfig(Config):
         max_negatives: hard negatives kept per user (0 = every non-positive candidate).
         side_features: use the users' and items' side features when present.
         id_features: give the ranker the user and item ids as categorical fields.
+        scorers: comma-separated top-K model names (default hyperparameters) whose scores
+            of each candidate are extra ranker features (stacking), e.g. ``"item-knn,als"``.
         refit_retriever: refit the retriever on all training data after the ranker is trained.
         seed: seed for sampling negatives and for the two models when they take one.
     """
@@ -74,6 +76,7 @@ class TwoStageConfig(Config):
     max_negatives: int = param(0, low=0)
     side_features: bool = param(True)
     id_features: bool = param(True)
+    scorers: str = param("")
     refit_retriever: bool = param(True)
     seed: int = param(0, low=0)
 
@@ -87,6 +90,9 @@ class TwoStageConfig(Config):
                 raise ConfigError(f"TwoStageConfig.{name} must be a JSON object, got {getattr(self, name)!r}")
         from recforge import registry
 
+        for name in [n for n in self.scorers.split(",") if n.strip()]:
+            if registry.canonical(name) not in registry.names("topk") or registry.canonical(name) == "two-stage":
+                raise ConfigError(f"TwoStageConfig.scorers must name top-K models, got {name!r}")
         if registry.canonical(self.retriever) not in registry.names("topk") or registry.canonical(self.retriever) == "two-stage":
             raise ConfigError(f"TwoStageConfig.retriever must be a top-K model, got {self.retriever!r}")
         if registry.canonical(self.ranker) not in registry.names("ctr"):
@@ -146,6 +152,29 @@ class TwoStage(Recommender):
         cls = registry.get(self.cfg.ranker)
         return cls(**_with_seed(cls, json.loads(self.cfg.ranker_params), self.cfg.seed))
 
+    def _scorer_names(self) -> list[str]:
+        return [n.strip() for n in self.cfg.scorers.split(",") if n.strip()]
+
+    def _make_scorers(self) -> list[Recommender]:
+        from recforge import registry
+
+        out = []
+        for name in self._scorer_names():
+            cls = registry.get(name)
+            out.append(cls(**_with_seed(cls, {}, self.cfg.seed)))
+        return out
+
+    def _scorer_values(self, scorers: list[Recommender], users: np.ndarray, idx: np.ndarray) -> list[np.ndarray]:
+        """Per scorer, its scores of the candidates ``idx`` (users x N), min-max normalised per user."""
+        out = []
+        safe = np.maximum(idx, 0)
+        for sc in scorers:
+            full = np.asarray(sc.score_codes(users), dtype=np.float32)
+            vals = np.take_along_axis(full, safe, axis=1).astype(np.float64)
+            vals[idx < 0] = np.nan
+            out.append(self._normalise(vals))
+        return out
+
     def _holdout_mask(self, train: Interactions) -> np.ndarray:
         """True for the interactions of the ranker part (each user's latest share)."""
         from recforge.split import _rank_within_user
@@ -165,7 +194,8 @@ class TwoStage(Recommender):
 
     # ------------------------------------------------------------------ features
     def _feature_frame(self, users: np.ndarray, items: np.ndarray, ranks: np.ndarray,
-                       scores: np.ndarray, labels: np.ndarray) -> Any:
+                       scores: np.ndarray, labels: np.ndarray,
+                       extra: list[np.ndarray] | None = None) -> Any:
         import polars as pl
 
         cols: dict[str, Any] = {"label": labels.astype(np.int8), "user": users.astype(np.int64),
@@ -177,6 +207,8 @@ class TwoStage(Recommender):
         cols[_RANK] = ranks.astype(np.float64)
         cols[_SCORE] = scores.astype(np.float64)
         cols[_POP] = self.popularity_[items].astype(np.float64)
+        for j, name in enumerate(self._scorer_names()):
+            cols[f"score_{j}_{name}"] = extra[j] if extra is not None else np.zeros(users.size)
         return pl.DataFrame(cols)
 
     def _fields(self) -> tuple[list[Any], list[Any]]:
@@ -193,6 +225,8 @@ class TwoStage(Recommender):
         num.append(Field(_RANK, "numeric", transform="bucket", n_buckets=16))
         num.append(Field(_SCORE, "numeric", transform="log"))
         num.append(Field(_POP, "numeric", transform="log"))
+        for j, name in enumerate(self._scorer_names()):
+            num.append(Field(f"score_{j}_{name}", "numeric", transform="log"))
         return cat, num
 
     def _normalise(self, val: np.ndarray) -> np.ndarray:
@@ -219,14 +253,17 @@ class TwoStage(Recommender):
         r_train = train.subset(~hold)
         k_part = train.subset(hold)
         retriever = self._make_retriever().fit(r_train)
+        scorers = [sc.fit(r_train) for sc in self._make_scorers()]
         users = k_part.active_users()
         rng = np.random.default_rng(cfg.seed)
         rel = k_part.to_csr("binary")
         rows_u, rows_i, rows_r, rows_s, rows_y = [], [], [], [], []
+        rows_x: list[list[np.ndarray]] = [[] for _ in scorers]
         for lo in range(0, users.size, 1024):
             batch = users[lo:lo + 1024]
             idx, val, ok = self._candidates(retriever, batch)
             norm = self._normalise(val)
+            extra = self._scorer_values(scorers, batch, idx)
             for j, u in enumerate(batch):
                 cand = idx[j][ok[j]]
                 pos_items = rel.indices[rel.indptr[u]:rel.indptr[u + 1]]
@@ -242,13 +279,15 @@ class TwoStage(Recommender):
                 rows_r.append(ranks[keep])
                 rows_s.append(norm[j][ok[j]][keep])
                 rows_y.append(y[keep])
+                for e, vals in enumerate(extra):
+                    rows_x[e].append(vals[j][ok[j]][keep])
         y_all = np.concatenate(rows_y)
         self.candidate_recall_ = float(y_all.sum() / max(1, rel.nnz))
         if y_all.sum() == 0 or y_all.all():
             raise DataError("two-stage: the retriever's candidates contain no (or only) held-out items; "
                             "raise n_candidates or choose another retriever")
         frame = self._feature_frame(np.concatenate(rows_u), np.concatenate(rows_i), np.concatenate(rows_r),
-                                    np.concatenate(rows_s), y_all)
+                                    np.concatenate(rows_s), y_all, [np.concatenate(x) for x in rows_x])
         cat, num = self._fields()
         log = FeatureLog.from_frame(frame, label="label", categorical=cat, numeric=num,
                                     group="user" if cfg.id_features else None, name="two-stage-ranker")
@@ -261,7 +300,9 @@ class TwoStage(Recommender):
         self.ranker_rows_ = int(frame.height)
         if cfg.refit_retriever:
             retriever = self._make_retriever().fit(train)
+            scorers = [sc.fit(train) for sc in self._make_scorers()]
         self.retriever_ = retriever
+        self.scorers_ = scorers
         self._build_tables()
         self.stage_seconds_ = {"total_fit": time.perf_counter() - t0}
 
@@ -308,6 +349,11 @@ class TwoStage(Recommender):
         index[:, self.score_col_] = self.score_offset_
         value[:, self.score_col_] = log_transform(score)
         value[:, self.pop_col_] = self.pop_value_[items]
+        if self.scorers_:
+            extra = self._scorer_values(self.scorers_, users, idx)
+            for col, off, vals in zip(self.scorer_cols_, self.scorer_offsets_, extra, strict=True):
+                index[:, col] = off
+                value[:, col] = log_transform(vals.ravel()[ok.ravel()])
         logits = self.ranker_.predict_logits(EncodedLog(index, value, np.zeros(rows.size, np.float32)))
         out = np.full((n, k), -np.inf, dtype=np.float32)
         out.ravel()[np.flatnonzero(ok.ravel())] = logits
@@ -339,6 +385,8 @@ class TwoStage(Recommender):
     def get_state(self) -> dict[str, np.ndarray]:
         out = {f"retriever.{k}": v for k, v in self.retriever_.get_state().items()}
         out.update({f"ranker.{k}": v for k, v in self.ranker_.get_state().items()})
+        for j, sc in enumerate(self.scorers_):
+            out.update({f"scorer{j}.{k}": v for k, v in sc.get_state().items()})
         out["popularity"] = self.popularity_
         out["user_table"] = self.user_table_
         out["item_table"] = self.item_table_
@@ -351,7 +399,13 @@ class TwoStage(Recommender):
         retriever.set_state({k[len("retriever."):]: v for k, v in state.items() if k.startswith("retriever.")})
         ranker = self._make_ranker()
         ranker.set_state({k[len("ranker."):]: v for k, v in state.items() if k.startswith("ranker.")})
+        scorers = self._make_scorers()
+        for j, sc in enumerate(scorers):
+            sc.train_ = self.train_
+            sc._seen_ = self._seen_
+            sc.set_state({k[len(f"scorer{j}."):]: v for k, v in state.items() if k.startswith(f"scorer{j}.")})
         self.retriever_ = retriever
+        self.scorers_ = scorers
         self.ranker_ = ranker
         self.popularity_ = np.asarray(state["popularity"], dtype=np.float32)
         self.user_table_ = np.asarray(state["user_table"])
@@ -373,3 +427,5 @@ class TwoStage(Recommender):
         self.score_col_ = names.index(_SCORE)
         self.score_offset_ = int(offs[self.score_col_])
         self.pop_col_ = names.index(_POP)
+        self.scorer_cols_ = [names.index(f"score_{j}_{n}") for j, n in enumerate(self._scorer_names())]
+        self.scorer_offsets_ = [int(offs[c]) for c in self.scorer_cols_]
