@@ -21,6 +21,7 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from recforge.errors import ConfigError, DataError
 
@@ -179,7 +180,7 @@ def _stream(remote: Remote, out: object, timeout: float) -> int:
         total = int(length) if length and length.isdigit() else remote.size
         hashes = _Hashes(remote, remote.size)
         n = 0
-        progress = _progress.make_progress(f"download {remote.filename}")
+        progress = _download_progress() if _progress.enabled() else None
         task = None
         if progress is not None:
             progress.start()
@@ -216,6 +217,23 @@ def _stream(remote: Remote, out: object, timeout: float) -> int:
             "file changed upstream; nothing was kept in the cache, try again or use path="
         )
     return n
+
+
+def _download_progress() -> Any:
+    """A rich progress bar on stderr showing bytes, speed and time left."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    return Progress(TextColumn("[bold]download {task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                    transient=True)
 
 
 def _safe_target(root: Path, name: str) -> Path:
