@@ -298,3 +298,12 @@ def test_missing_file_under_path_names_it(tmp_path):
         rf.datasets.load("ml-100k", path=tmp_path)
     with pytest.raises(DataError, match=r"u9\.base not found"):
         rf.datasets.load("ml-100k", path=tmp_path, files=["u9.base"])
+
+
+def test_download_with_progress_bar_enabled(server, cache, ml100k_zip, monkeypatch):
+    from recforge import _progress
+
+    monkeypatch.setattr(_progress, "enabled", lambda: True)
+    _patch_remote(monkeypatch, "ml-100k", Remote(server.url("/ml-100k.zip"), "ml-100k.zip",
+                                                 sha256=hashlib.sha256(ml100k_zip).hexdigest(), extract=True))
+    assert len(rf.datasets.load("ml-100k")) == 4
