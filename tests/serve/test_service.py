@@ -72,9 +72,12 @@ def test_health_and_metadata(clients: dict[str, TestClient], data: Interactions)
     assert r.status_code == 200
     assert r.json() == {"status": "ok", "model": "als", "n_users": data.n_users, "n_items": data.n_items}
     meta = clients["als"].get("/metadata").json()
-    assert meta["model"] == "als" and meta["retrieval"] == "faiss"
-    assert meta["index"]["kind"] == "flat" and meta["index"]["recall@10"] == 1.0
+    assert meta["model"] == "als" and meta["retrieval"] == "torch"  # exact, small catalogue
     assert meta["service"]["settings"]["max_k"] == 50
+    flat = TestClient(create_app(Settings(artifact=clients["als"].app.state.settings.artifact, index="flat")))
+    meta = flat.get("/metadata").json()
+    assert meta["retrieval"] == "faiss"
+    assert meta["index"]["kind"] == "flat" and meta["index"]["recall@10"] == 1.0
     assert clients["ease"].get("/metadata").json()["retrieval"] == "model"
 
 

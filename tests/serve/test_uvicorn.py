@@ -63,7 +63,7 @@ def test_real_uvicorn_on_loopback(artifact) -> None:
             assert body["items"] == model.recommend([user], k=5).items[0].tolist()
             assert c.get("/recommend/0", params={"k": 0}).status_code == 422
             assert c.post("/recommend", json={"users": [user, "ghost"], "k": 3}).status_code == 200
-            assert c.get("/metadata").json()["retrieval"] == "faiss"
+            assert c.get("/metadata").json()["retrieval"] == "torch"
             assert 'status="200"' in c.get("/metrics").text
         if Path("/proc/net/tcp").exists():  # the listening socket is bound to 127.0.0.1 only
             listening = [line.split()[1] for line in Path("/proc/net/tcp").read_text().splitlines()[1:]

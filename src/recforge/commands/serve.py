@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         index: Annotated[str, typer.Option("--index", help="FAISS index for embedding models: auto | flat | hnsw")] = "auto",
         hnsw_threshold: Annotated[int, typer.Option("--hnsw-threshold", help="Catalogue size from which --index auto uses HNSW.", min=1)] = 200_000,
         save_index: Annotated[bool, typer.Option("--save-index", help="Build the FAISS index, measure its recall@10 and store both in the artifact before serving.")] = False,
+        threads: Annotated[int, typer.Option("--threads", help="Compute threads (BLAS, FAISS, torch) per worker; 1 is fastest on a busy machine.", min=1)] = 1,
         scoring_thread: Annotated[bool, typer.Option("--scoring-thread", help="Score on a worker thread instead of inline on the event loop.")] = False,
         log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
     ) -> None:
@@ -46,7 +47,8 @@ def register(app: typer.Typer) -> None:
 
                 settings = Settings(artifact=Path(artifact), max_concurrency=max_concurrency, max_k=max_k,
                                     max_batch=max_batch, retrieval=retrieval, index=index,  # type: ignore[arg-type]
-                                    hnsw_threshold=hnsw_threshold, scoring_thread=scoring_thread)
+                                    hnsw_threshold=hnsw_threshold, scoring_thread=scoring_thread,
+                                    threads=threads)
             except pydantic.ValidationError as exc:
                 err = exc.errors()[0]
                 field = ".".join(str(p) for p in err["loc"])

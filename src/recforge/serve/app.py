@@ -53,6 +53,23 @@ def _too_large(loc: tuple[str, ...], value: Any, limit: int, what: str) -> Reque
     }])
 
 
+def set_compute_threads(n: int) -> None:
+    """Limit BLAS/OpenMP (numpy, scipy, FAISS) and torch to ``n`` threads in this process."""
+    import importlib.util
+
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)  # stays in force (not used as a context manager)
+    if importlib.util.find_spec("faiss") is not None:
+        import faiss
+
+        faiss.omp_set_num_threads(n)
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_num_threads(n)
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """Build the service for the artifact named in ``settings`` (loaded and verified now).
 
@@ -64,6 +81,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         >>> app = create_app(Settings(artifact="artifacts/best"))   # doctest: +SKIP
         >>> uvicorn.run(app, host="127.0.0.1", port=8000)            # doctest: +SKIP
     """
+    if settings.threads is not None:
+        set_compute_threads(settings.threads)
     eng = engine if engine is not None else load_engine(settings)
     metrics = ServiceMetrics()
     executor = (concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="recforge-score")

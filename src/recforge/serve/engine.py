@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,7 +68,17 @@ class Engine:
         embedding = TAG_EMBEDDING in m.tags and hasattr(m, "user_factors_") and hasattr(m, "item_factors_")
         want = s.retrieval
         if want == "auto":
-            want = "faiss" if embedding else "model"
+            # exact search: torch matmul + mask + topk beat FAISS IndexFlatIP here, because
+            # excluding seen items makes FAISS fetch k + (seen items) per query (a large heap);
+            # HNSW (approximate) pays off on large catalogues only
+            large = embedding and (m.item_factors_.shape[0] >= s.hnsw_threshold or s.index == "hnsw")
+            stored = "index.faiss" in self.manifest.get("files", {})  # built on purpose: use it
+            if not embedding:
+                want = "model"
+            elif large or stored or s.index == "flat" or importlib.util.find_spec("torch") is None:
+                want = "faiss"
+            else:
+                want = "torch"
         if want == "faiss" and not embedding:
             from recforge.errors import ConfigError
 

@@ -19,11 +19,18 @@ class Settings(BaseModel):
         max_concurrency: requests in flight (being scored or waiting to be) before the
             service answers 503 with ``Retry-After``; /health and /metrics are exempt.
         max_batch: most users scored together in one micro-batch.
-        retrieval: ``auto`` (FAISS for embedding models, the model's own batched scoring
-            otherwise), ``faiss``, ``torch`` (matmul + topk), ``torch-compile`` or ``model``.
+        retrieval: ``auto``: for embedding models exact torch scoring (matmul, seen mask,
+            topk) below ``hnsw_threshold`` items and a FAISS HNSW index above it; the model's
+            own batched scoring otherwise. Or force ``faiss`` (index per ``index``), ``torch``,
+            ``torch-compile`` or ``model``.
         index: FAISS index kind for embedding models: ``auto`` (exact below
             ``hnsw_threshold`` items, HNSW above), ``flat`` or ``hnsw``.
         hnsw_threshold: catalogue size from which ``index=auto`` picks HNSW.
+        threads: compute threads of BLAS, OpenMP (FAISS) and torch in this process; None
+            leaves them alone. ``recforge serve`` passes 1: on a busy or small machine
+            multi-threaded kernels spin against each other per request (measured: ALS top-10
+            for one gowalla user 22 ms with 2 threads vs 1.8 ms with 1 on a loaded 2-core box);
+            scale with ``--workers`` instead.
         scoring_thread: score on a worker thread instead of on the event loop. Inline
             (the default) avoids a GIL hand-off per batch, which costs up to the interpreter's
             5 ms switch interval when both threads are busy; the thread keeps /health
@@ -41,4 +48,5 @@ class Settings(BaseModel):
     retrieval: Literal["auto", "faiss", "torch", "torch-compile", "model"] = "auto"
     index: Literal["auto", "flat", "hnsw"] = "auto"
     hnsw_threshold: int = Field(default=200_000, ge=1)
+    threads: int | None = Field(default=None, ge=1, le=1024)
     scoring_thread: bool = False
