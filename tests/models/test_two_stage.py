@@ -110,3 +110,26 @@ def test_artifact_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
     b = again.recommend(data.user_ids[:20], k=5)
     np.testing.assert_array_equal(a.item_codes, b.item_codes)
     np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5)
+
+
+def test_stage_latency_is_reported_per_stage() -> None:
+    data = _grouped()
+    model = TwoStage(retriever="most-popular", ranker="lr", ranker_params=LR, n_candidates=5).fit(data)
+    lat = model.stage_latency_ms_
+    assert set(lat) == {"retrieval_p50_ms", "retrieval_p95_ms", "ranking_p50_ms", "ranking_p95_ms"}
+    assert all(v > 0 for v in lat.values())
+    assert lat["retrieval_p95_ms"] >= lat["retrieval_p50_ms"]
+
+
+def test_two_stage_is_a_searchable_family() -> None:
+    from recforge.search import search
+
+    data = _grouped()
+    train, valid, test = split.leave_last_out(data, n=1, seed=0)
+    res = search(train, valid, test, budget="60s", models=["two-stage"], max_trials=2,
+                 warm_start=False, progress=False,
+                 spaces={"two-stage": {"params": {"n_candidates": {"type": "int", "low": 5, "high": 10}},
+                                       "fixed": {"retriever": "most-popular", "ranker": "lr",
+                                                 "ranker_params": LR}}})
+    assert res.best is not None and res.best.family == "two-stage"
+    assert res.test_metrics is not None and "ndcg@10" in res.test_metrics

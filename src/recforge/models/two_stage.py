@@ -305,6 +305,7 @@ class TwoStage(Recommender):
         self.scorers_ = scorers
         self._build_tables()
         self.stage_seconds_ = {"total_fit": time.perf_counter() - t0}
+        self.stage_latency_ms_ = self.stage_latency_ms(10)
 
     def _build_tables(self) -> None:
         """Encode user-side and item-side ranker inputs once (embedding row indices)."""
@@ -380,6 +381,28 @@ class TwoStage(Recommender):
         cand = np.isfinite(logits) & (idx >= 0)
         out[np.nonzero(cand)[0], idx[cand]] = logits[cand]
         return out.astype(np.float32)
+
+    def stage_latency_ms(self, n_users: int = 20) -> dict[str, float]:
+        """Median and p95 single-user latency of each stage (retrieval: scores + top-N;
+        ranking: stacked scorers + ranker forward over the N candidates), in ms."""
+        from recforge.models.base import mask_rows
+
+        self._check_fitted()
+        users = self.train_.active_users()[:n_users]
+        ret, rank = [], []
+        for u in users:
+            one = np.array([u], dtype=np.int64)
+            t0 = time.perf_counter()
+            full = np.array(self.retriever_.score_codes(one), dtype=np.float32, copy=True)
+            mask_rows(full, self.retriever_._seen_, one)
+            idx, val = topk_rows(full, self.cfg.n_candidates)
+            t1 = time.perf_counter()
+            self._rank_candidates(one, idx, val)
+            t2 = time.perf_counter()
+            ret.append((t1 - t0) * 1e3)
+            rank.append((t2 - t1) * 1e3)
+        return {"retrieval_p50_ms": float(np.median(ret)), "retrieval_p95_ms": float(np.percentile(ret, 95)),
+                "ranking_p50_ms": float(np.median(rank)), "ranking_p95_ms": float(np.percentile(rank, 95))}
 
     # ------------------------------------------------------------------ persistence
     def get_state(self) -> dict[str, np.ndarray]:

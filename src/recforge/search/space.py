@@ -354,10 +354,25 @@ DEFAULT_SPACES: dict[str, FamilySpace] = {
         fidelity="epochs",
         epochs_field="epochs",
     ),
+    # Two-stage pipelines: conditional choices of retriever, number of candidates, CTR ranker
+    # and stacked scorers (each stage at its defaults); searched only when asked for
+    # (``models=["two-stage", ...]``): one trial fits three or more models.
+    "two-stage": FamilySpace(
+        "two-stage",
+        {
+            "retriever": Categorical(("ease", "item-knn", "als"), default="ease"),
+            "n_candidates": Int(20, 200, log=True, default=100),
+            "ranker": Categorical(("fm", "deepfm", "lr"), default="fm"),
+            "scorers": Categorical(("", "item-knn", "item-knn,als"), default=""),
+            "ranker_holdout": Float(0.1, 0.4, default=0.2),
+            "id_features": Categorical((False, True), default=False),
+        },
+        fixed={"ranker_params": '{"epochs": 5, "dim": 8, "lr": 0.01, "lr_embedding": 0.02, "batch_size": 1024}'},
+    ),
 }
 
-#: Families never searched by default (a floor, not a candidate).
-EXCLUDED_BY_DEFAULT = frozenset({"random"})
+#: Families never searched by default (a floor, or too slow for a default budget).
+EXCLUDED_BY_DEFAULT = frozenset({"random", "two-stage"})
 
 
 @dataclass(frozen=True)
