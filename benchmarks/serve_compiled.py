@@ -11,7 +11,9 @@ seeded batches for every backend), median milliseconds per batch:
 Before timing, every backend's lists are compared with the model's own (share of identical
 items; near-ties can swap places). The cold ``torch.compile`` time is reported separately.
 
-Run:  python benchmarks/serve_compiled.py [--reps 30] [--quick]
+Timed with the service's default of one compute thread (``--threads``).
+
+Run:  python benchmarks/serve_compiled.py [--reps 30] [--quick] [--threads 1]
 """
 
 from __future__ import annotations
@@ -67,9 +69,14 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="fewer epochs/iterations")
     ap.add_argument("--models", default="mult-vae,als")
+    ap.add_argument("--threads", type=int, default=1, help="compute threads, as 'recforge serve --threads'")
     args = ap.parse_args()
 
     import torch
+
+    from recforge.serve.app import set_compute_threads
+
+    set_compute_threads(args.threads)
 
     import recforge as rf
     from recforge import registry

@@ -184,3 +184,30 @@ def test_history_scoring_ignores_weights(tiny: Interactions) -> None:
     h2 = h.copy()
     h2.data[:] = 5.0
     np.testing.assert_allclose(model._score_history(sp.csr_matrix(h)), model._score_history(sp.csr_matrix(h2)))
+
+
+def test_itemknn_history_neighbourhood_and_row_normalisation(tiny: Interactions) -> None:
+    S = brute_cosine(dense_x(tiny), 1.0)
+    k = 4
+    W = ItemKNN(neighbours=k, shrink=1.0, neighbourhood="history").fit(tiny).weights_.toarray()
+    for i in range(tiny.n_items):  # each history item keeps its own k most similar items
+        kept = np.sort(W[i][W[i] > 0])[::-1]
+        expect = np.sort(S[i])[::-1][:k]
+        np.testing.assert_allclose(kept, expect[expect > 0], atol=1e-6)
+    Wn = ItemKNN(neighbours=k, shrink=1.0, neighbourhood="history",
+                 normalize_rows=True).fit(tiny).weights_.toarray()
+    np.testing.assert_allclose(Wn, W / W.sum(axis=1, keepdims=True), atol=1e-6)
+
+
+@pytest.mark.parametrize("block", [3, 5, 64])
+def test_ease_blocked_inverse_equals_lapack(tiny: Interactions, block: int, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The blocked in-place inverse used for large catalogues gives the same B."""
+    from recforge.models import ease
+
+    ref = EASE(l2=2.0, dtype="float64").fit(tiny).weights_
+    monkeypatch.setattr(ease, "_LAPACK_MAX_ITEMS", 0)
+    orig = ease._inverse_spd_inplace
+    monkeypatch.setattr(ease, "_inverse_spd_inplace",
+                        lambda G, blocked: orig(G, blocked=blocked, block=block))
+    got = EASE(l2=2.0, dtype="float64").fit(tiny).weights_
+    np.testing.assert_allclose(got, ref, atol=1e-10)

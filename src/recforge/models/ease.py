@@ -33,6 +33,8 @@ _DENSE_RATE = 1e11
 _SPARSE_RATE = 1e8
 _USER_CHUNK = 2048  # users per dense syrk chunk
 _ITEM_BLOCK = 2048  # items per sparse Gram block / in-place update block
+#: above this many items the inverse uses the blocked numpy path (see _chol_lower_blocked)
+_LAPACK_MAX_ITEMS = 16384
 
 
 def available_memory_bytes() -> int | None:
@@ -53,7 +55,8 @@ def estimate_fit_bytes(n_users: int, n_items: int, nnz: int, dtype: str) -> int:
     item = np.dtype(dtype).itemsize
     square = n_items * n_items * item
     scratch = max(min(_USER_CHUNK, n_users) * n_items * item, min(_ITEM_BLOCK, n_items) * n_items * 8)
-    return square + scratch + nnz * 12 * 2
+    blocked = 4 * min(_ITEM_BLOCK, n_items) * n_items * item if n_items > _LAPACK_MAX_ITEMS else 0
+    return square + max(scratch, blocked) + nnz * 12 * 2
 
 
 def _gram_path(X: sp.csr_matrix) -> str:
@@ -104,6 +107,97 @@ def _symmetrize_upper(A: np.ndarray) -> None:
         blk.T[low] = blk[low]
 
 
+def _chol_lower_blocked(A: np.ndarray, b: int) -> None:
+    """In-place blocked Cholesky of the lower triangle of C-ordered ``A`` (``A = L L^T``).
+
+    Used for large catalogues instead of one LAPACK ``potrf``/``potri`` call: scipy's bundled
+    32-bit-integer OpenBLAS crashed (SIGSEGV) in those routines on a 40,981^2 matrix here,
+    while numpy's own (64-bit-integer) BLAS handles block-sized products fine. Every
+    product below is a ``b``-wide block, so the extra memory is ``O(b n)``.
+    """
+    n = A.shape[0]
+    for k0 in range(0, n, b):
+        k1 = min(n, k0 + b)
+        blk = np.tril(A[k0:k1, k0:k1])
+        blk = blk + np.tril(blk, -1).T
+        try:
+            D = np.linalg.cholesky(blk)
+        except np.linalg.LinAlgError as exc:
+            raise ConfigError("EASE: X^T X + l2 I is not positive definite; increase l2") from exc
+        A[k0:k1, k0:k1] = D
+        if k1 < n:
+            Dinv_t = np.linalg.inv(D).T.astype(A.dtype)
+            A[k1:, k0:k1] = A[k1:, k0:k1] @ Dinv_t
+            for r0 in range(k1, n, b):
+                r1 = min(n, r0 + b)
+                A[r0:r1, k1:r1] -= A[r0:r1, k0:k1] @ A[k1:r1, k0:k1].T
+
+
+def _trtri_lower_blocked(A: np.ndarray, b: int) -> None:
+    """In-place inverse of the lower-triangular matrix held in ``A``'s lower triangle
+    (LAPACK ``trtri``'s blocked algorithm, bottom-right to top-left)."""
+    n = A.shape[0]
+    for j0 in reversed(range(0, n, b)):
+        j1 = min(n, j0 + b)
+        Dinv = np.tril(np.linalg.inv(np.tril(A[j0:j1, j0:j1]))).astype(A.dtype)
+        if j1 < n:
+            panel = A[j1:, j0:j1]
+            out = np.empty_like(panel)
+            for r0 in range(j1, n, b):  # out = tril(inverse of the trailing block) @ panel
+                r1 = min(n, r0 + b)
+                acc = np.tril(A[r0:r1, r0:r1]) @ panel[r0 - j1:r1 - j1]
+                if r0 > j1:
+                    acc += A[r0:r1, j1:r0] @ panel[: r0 - j1]
+                out[r0 - j1:r1 - j1] = acc
+            A[j1:, j0:j1] = -(out @ Dinv)
+        A[j0:j1, j0:j1] = Dinv
+
+
+def _lauum_lower_blocked(A: np.ndarray, b: int) -> None:
+    """In place, lower triangle of ``A`` <- ``M^T M`` for the lower-triangular ``M`` held
+    there (LAPACK ``lauum``'s blocked algorithm)."""
+    n = A.shape[0]
+    for i0 in range(0, n, b):
+        i1 = min(n, i0 + b)
+        Mii = np.tril(A[i0:i1, i0:i1])
+        if i0 > 0:
+            new = Mii.T @ A[i0:i1, :i0]
+            if i1 < n:
+                new += A[i1:, i0:i1].T @ A[i1:, :i0]
+            A[i0:i1, :i0] = new
+        diag = Mii.T @ Mii
+        if i1 < n:
+            diag += A[i1:, i0:i1].T @ A[i1:, i0:i1]
+        A[i0:i1, i0:i1] = diag
+
+
+def _inverse_spd_inplace(G: np.ndarray, blocked: bool, block: int = 2048) -> np.ndarray:
+    """Invert the symmetric positive definite Fortran-ordered ``G`` in place; returns the
+    full symmetric inverse (the same memory)."""
+    from scipy.linalg import lapack
+
+    if blocked:
+        C = G.T  # C-ordered view; its lower triangle is G's upper triangle
+        _chol_lower_blocked(C, block)
+        _trtri_lower_blocked(C, block)
+        _lauum_lower_blocked(C, block)
+    else:
+        potrf = lapack.spotrf if G.dtype == np.float32 else lapack.dpotrf
+        potri = lapack.spotri if G.dtype == np.float32 else lapack.dpotri
+        c, info = potrf(G, lower=0, clean=0, overwrite_a=1)
+        if info != 0:
+            raise ConfigError(f"EASE: X^T X + l2 I is not positive definite (LAPACK info={info}); increase l2")
+        if not np.shares_memory(c, G):  # pragma: no cover - LAPACK copied (non-Fortran input)
+            G[...] = c
+        inv, info = potri(G, lower=0, overwrite_c=1)
+        if info != 0:
+            raise ConfigError(f"EASE: inverse failed (LAPACK info={info}); increase l2")
+        if not np.shares_memory(inv, G):  # pragma: no cover
+            G[...] = inv
+    _symmetrize_upper(G)
+    return G
+
+
 @dataclasses.dataclass(frozen=True)
 class EASEConfig(Config):
     """EASE hyperparameters.
@@ -136,8 +230,6 @@ class EASE(Recommender):
     tags = frozenset({TAG_FOLD_IN, TAG_SIMILAR_ITEMS})
 
     def _fit(self, train: Interactions, valid: Interactions | None, callback: EpochCallback | None) -> None:
-        from scipy.linalg import lapack
-
         cfg: EASEConfig = self.config  # type: ignore[assignment]
         X = self._seen_.astype(np.float32).tocsr()
         n_users, n_items = X.shape
@@ -153,19 +245,7 @@ class EASE(Recommender):
         G = np.zeros((n_items, n_items), dtype=dt, order="F")
         _gram_inplace(X, G, _gram_path(X))
         G.flat[:: n_items + 1] += dt.type(cfg.l2)
-        potrf = lapack.spotrf if dt == np.float32 else lapack.dpotrf
-        potri = lapack.spotri if dt == np.float32 else lapack.dpotri
-        c, info = potrf(G, lower=0, clean=0, overwrite_a=1)
-        if info != 0:
-            raise ConfigError(f"EASE: X^T X + l2 I is not positive definite (LAPACK info={info}); increase l2")
-        if not np.shares_memory(c, G):  # pragma: no cover - LAPACK copied (non-Fortran input)
-            G = c
-        inv, info = potri(G, lower=0, overwrite_c=1)
-        if info != 0:
-            raise ConfigError(f"EASE: inverse failed (LAPACK info={info}); increase l2")
-        if not np.shares_memory(inv, G):  # pragma: no cover
-            G = inv
-        _symmetrize_upper(G)
+        G = _inverse_spd_inplace(G, blocked=n_items > _LAPACK_MAX_ITEMS)
         P = G.T  # symmetric: the C-ordered view holds the same matrix
         scale = (-1.0 / np.diagonal(P)).astype(dt)
         for lo in range(0, n_items, _ITEM_BLOCK):

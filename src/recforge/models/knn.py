@@ -132,12 +132,19 @@ class ItemKNNConfig(Config):
         feature_weighting: ``none``, ``tfidf`` or ``bm25`` re-weighting of users before the
             cosine.
         normalize: divide by the norms (cosine); ``False`` gives raw co-occurrence counts.
+        neighbourhood: ``candidate`` keeps, for each candidate item, its ``neighbours`` most
+            similar items (Dacrema et al.'s ItemKNNCF); ``history`` keeps, for each item a user
+            interacted with, its most similar items (Deshpande & Karypis 2004).
+        normalize_rows: l1-normalise each history item's kept weights (Deshpande & Karypis's
+            similarity normalisation).
     """
 
     neighbours: int = param(100, low=1, high=100_000, doc="neighbours kept per item")
     shrink: float = param(10.0, low=0.0, high=1e6, doc="cosine shrinkage")
     feature_weighting: str = param("none", choices=("none", "tfidf", "bm25"), doc="user re-weighting")
     normalize: bool = param(True, doc="cosine (True) or co-occurrence (False)")
+    neighbourhood: str = param("candidate", choices=("candidate", "history"), doc="whose neighbours are kept")
+    normalize_rows: bool = param(False, doc="l1-normalise each history item's weights")
 
 
 class ItemKNN(_ItemItemModel):
@@ -172,13 +179,19 @@ class ItemKNN(_ItemItemModel):
             rows.append(r + lo)
             cols.append(c)
             vals.append(v)
-        # rows = candidate item j, cols = neighbour i: transpose so W[i, j] (history -> candidate)
+        # rows = item a, cols = its top neighbours b (the similarity is symmetric). For the
+        # candidate neighbourhood a is the candidate: transpose so that W[history, candidate].
         Wt = sp.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_items, n_items), dtype=np.float32,
         )
-        self.weights_ = Wt.T.tocsr()
-        self.weights_.sort_indices()
+        W = Wt.T.tocsr() if cfg.neighbourhood == "candidate" else Wt
+        if cfg.normalize_rows:
+            s = np.asarray(W.sum(axis=1)).ravel()
+            inv = np.divide(1.0, s, out=np.zeros_like(s, dtype=np.float64), where=s > 0)
+            W = sp.csr_matrix(sp.diags(inv.astype(np.float32)) @ W)
+        W.sort_indices()
+        self.weights_ = W
 
 
 @dataclasses.dataclass(frozen=True)
