@@ -14,6 +14,7 @@ PathOpt = Annotated[str | None, typer.Option("--path", help="Local directory wit
 SplitOpt = Annotated[str, typer.Option("--split", help="random:0.8,0.1,0.1 | leave-last:1 | temporal:0.8,0.1 | user-holdout:0.1,0.1 | files:TRAIN[,VALID],TEST")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (split and model).")]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="Model hyperparameter KEY=VALUE (repeatable).")]
+FieldsOpt = Annotated[str | None, typer.Option("--fields", help="CTR feature-log file: field spec, e.g. 'label=click;cat=user,ad;num=price:log'.")]
 
 
 def prepare(data: str, path: str | None, split: str, seed: int) -> Any:
@@ -45,12 +46,22 @@ def register(app: typer.Typer) -> None:
         seed: SeedOpt = 0,
         param: ParamOpt = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+        fields: FieldsOpt = None,
     ) -> None:
         """Fit a model on the training part of a split and save it as an artifact."""
         quiet(json_out)
         with cli_errors():
             from recforge import _progress
             from recforge.artifacts import save
+            from recforge.commands import ctr
+
+            if ctr.is_ctr(data, model, None, fields):  # CTR models on feature logs (issue 5)
+                res = ctr.fit(data, path, split, seed, model, param, out, fields)
+                if json_out:
+                    print_json(res)
+                else:
+                    typer.echo(f"fitted {res['model']} in {res['fit_seconds']:.2f}s; saved to {out}")
+                return
 
             m = build_model(model, param, seed)
             parts = prepare(data, path, split, seed)
@@ -76,13 +87,27 @@ def register(app: typer.Typer) -> None:
         on: Annotated[str, typer.Option("--on", help="Which part to evaluate on: test or valid.")] = "test",
         sampled: Annotated[int | None, typer.Option("--sampled", help="Rank among N sampled negatives (labelled 'sampled'); default is full ranking.")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+        fields: FieldsOpt = None,
     ) -> None:
-        """Fit (or load) a model and evaluate it with full-ranking top-K metrics."""
+        """Fit (or load) a model and evaluate it with full-ranking top-K metrics (CTR metrics for CTR models)."""
         quiet(json_out)
         with cli_errors():
             from recforge import _progress
+            from recforge.commands import ctr
             from recforge.errors import ConfigError
-            from recforge.evaluation import evaluate as run_eval, parse_metrics
+            from recforge.evaluation import evaluate as run_eval
+            from recforge.evaluation import parse_metrics
+
+            if ctr.is_ctr(data, model, artifact, fields):  # CTR models on feature logs (issue 5)
+                res = ctr.evaluate(data, path, split, seed,
+                                   ctr.DEFAULT_METRICS if metrics == "ndcg@10,recall@20" else metrics,
+                                   model, artifact, param, on, fields)
+                if json_out:
+                    print_json(res)
+                else:
+                    typer.echo(f"{res['model']} on {data} ({split}, {on}, {res['n_rows']:,} rows): "
+                               + ", ".join(f"{k}={v:.4f}" for k, v in res["metrics"].items()))
+                return
 
             if (model is None) == (artifact is None):
                 raise ConfigError("give exactly one of --model NAME or --artifact DIR")

@@ -55,7 +55,7 @@ def read_criteo(path: str | os.PathLike[str], *, min_count: int = 1, numeric: st
     try:
         df = pl.read_csv(p, separator="\t", has_header=False, new_columns=cols, infer_schema=False,
                          quote_char=None, n_rows=n_rows)
-    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError) as exc:
+    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.SchemaError) as exc:
         raise DataError(_width_message(p, 40, "\t", exc)) from exc
     if df.width != 40:
         raise DataError(f"{p}: expected 40 tab-separated columns (label, I1..I13, C1..C26), found {df.width}")

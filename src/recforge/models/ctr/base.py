@@ -44,7 +44,7 @@ class CTRConfig(Config):
     patience: int = param(2, low=0, high=1000, doc="early stopping patience (epochs), 0 = off")
     init_std: float = param(1e-4, low=0.0, high=1.0, doc="std of the embedding initialisation")
     bf16: bool = param(False, doc="bf16 autocast for the MLP matmuls")
-    threads: int = param(0, low=0, high=1024, doc="torch threads; 0 = all available cores")
+    threads: int = param(0, low=0, high=1024, doc="torch threads; 0 = auto (cores not kept busy by other processes)")
     seed: int = param(0, low=0, doc="initialisation and shuffling seed")
 
 
@@ -187,8 +187,9 @@ class CTRModel(abc.ABC):
 
     def predict_proba(self, log: FeatureLog | EncodedLog) -> np.ndarray:
         """Click probabilities (float32) for every row of ``log``."""
-        z = self.predict_logits(log).astype(np.float64)
-        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+        from scipy.special import expit  # overflow-free logistic
+
+        return expit(self.predict_logits(log).astype(np.float64)).astype(np.float32)
 
     def evaluate(self, log: FeatureLog, metrics: tuple[str, ...] | list[str] = ("auc", "logloss")) -> dict[str, float]:
         """CTR metrics of this model on ``log`` (see :mod:`recforge.metrics.classification`)."""

@@ -82,10 +82,11 @@ class CrossNetV2(nn.Module):
 
     def __init__(self, dim: int, n_layers: int) -> None:
         super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(dim, dim) for _ in range(n_layers))
-        for lin in self.layers:
+        lins = [nn.Linear(dim, dim) for _ in range(n_layers)]
+        for lin in lins:
             nn.init.xavier_normal_(lin.weight)
             nn.init.zeros_(lin.bias)
+        self.layers = nn.ModuleList(lins)
 
     def forward(self, x0: torch.Tensor) -> torch.Tensor:
         x = x0

@@ -31,11 +31,11 @@ class CTRNet(nn.Module):
         self.embedding = FeatureEmbedding(n_features, dim, init_std=init_std)
         self.bias = nn.Parameter(torch.zeros(1))
 
-    def sparse_parameters(self) -> list[nn.Parameter]:
+    def sparse_parameters(self) -> list[torch.Tensor]:
         """Parameters with sparse gradients (the embedding table): optimised by SparseAdam."""
         return [self.embedding.table.weight]
 
-    def dense_parameters(self) -> list[nn.Parameter]:
+    def dense_parameters(self) -> list[torch.Tensor]:
         sparse = {id(p) for p in self.sparse_parameters()}
         return [p for p in self.parameters() if id(p) not in sparse]
 
@@ -109,6 +109,8 @@ class DLRMNet(CTRNet):
                  bottom: tuple[int, ...], dense_mask: torch.Tensor, dropout: float = 0.0,
                  init_std: float = 1e-4) -> None:
         super().__init__(n_features, n_fields, dim, init_std)
+        self.cat_cols: torch.Tensor
+        self.dense_cols: torch.Tensor
         self.register_buffer("cat_cols", torch.nonzero(~dense_mask).flatten())
         self.register_buffer("dense_cols", torch.nonzero(dense_mask).flatten())
         n_dense = int(dense_mask.sum())
