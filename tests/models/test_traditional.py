@@ -211,3 +211,11 @@ def test_ease_blocked_inverse_equals_lapack(tiny: Interactions, block: int, monk
                         lambda G, blocked: orig(G, blocked=blocked, block=block))
     got = EASE(l2=2.0, dtype="float64").fit(tiny).weights_
     np.testing.assert_allclose(got, ref, atol=1e-10)
+
+
+def test_models_attribute_access_is_lazy_and_registered() -> None:
+    import recforge as rf
+
+    assert rf.models.EASE is EASE and rf.models.ItemKNN is ItemKNN and rf.models.BPR is BPR
+    with pytest.raises(AttributeError, match="Nope"):
+        _ = rf.models.Nope

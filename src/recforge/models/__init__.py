@@ -11,3 +11,16 @@ from recforge.models.base import EpochReport, Recommendations, Recommender
 from recforge.registry import create, get, names
 
 __all__ = ["EpochReport", "Recommendations", "Recommender", "create", "get", "names"]
+
+
+def __getattr__(attr: str) -> object:
+    """Registered model classes by class name, imported lazily (``rf.models.EASE``)."""
+    import importlib
+
+    from recforge import registry
+
+    for target in registry._all().values():
+        module, _, cls = target.partition(":")
+        if cls == attr:
+            return getattr(importlib.import_module(module), cls)
+    raise AttributeError(f"module 'recforge.models' has no attribute {attr!r}")
