@@ -3,7 +3,8 @@
 The same search (random sampler, fixed seed, so every executor runs the same configurations
 in the same order; no pruning; no warm start; no refit) is run with
 
-* ``local``        — :class:`~recforge.execution.LocalExecutor`, trials inline;
+* ``local``        — :class:`~recforge.execution.LocalExecutor`, trials inline (and again with
+  BLAS/OpenMP limited to 1 thread, as Ray does for a 1-CPU worker);
 * ``ray-tasks``    — a plain Ray task per trial (the data shipped once with ``ray.put``, but no
   worker that keeps it): what reuse saves;
 * ``ray x1``/``x2`` — :class:`~recforge.execution.ray.RayExecutor`, a pool of 1 or 2 reused
@@ -151,6 +152,13 @@ def main() -> None:
     ex = Timed(LocalExecutor())
     wall, res = run_search(train, valid, ex, args.trials, models)
     results.append(("local", 1, wall, res, ex))
+    # Ray gives a 1-CPU worker OMP_NUM_THREADS=1: the same limit here, for a like-for-like row
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        ex = Timed(LocalExecutor())
+        wall, res = run_search(train, valid, ex, args.trials, models)
+    results.append(("local 1-thr", 1, wall, res, ex))
 
     import ray
 

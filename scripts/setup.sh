@@ -11,5 +11,5 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
 python -m pip install -q -c constraints.txt "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-python -m pip install -q -c constraints.txt -e ".[all,dev]" 2>&1 | grep -v "^WARNING: Location" || true
+python -m pip install -q -c constraints.txt -e ".[all,dev,ray]" 2>&1 | grep -v "^WARNING: Location" || true
 python -c "import recforge, torch; print('recforge', recforge.__version__, '| torch', torch.__version__)"

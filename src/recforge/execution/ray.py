@@ -63,13 +63,11 @@ class TrialWorker:
         """``(node id, node address, pid)`` of the process this worker lives in."""
         import os
 
-        try:
-            import ray
+        import ray
 
-            ctx = ray.get_runtime_context()
-            return ctx.get_node_id(), ray.util.get_node_ip_address(), os.getpid()
-        except Exception:  # not inside Ray (a plain-Python test)
+        if not ray.is_initialized():  # a plain-Python call (tests): do not start a Ray
             return "local", "127.0.0.1", os.getpid()
+        return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), os.getpid()
 
     def run(self, spec: TrialSpec) -> TrialResult:
         """Run one trial, reporting to the study's shared storage when pruning is on."""
@@ -114,6 +112,23 @@ def _ray() -> Any:
     except ImportError as exc:
         raise ConfigError(f"the ray executor needs Ray: pip install 'recforge[ray]' ({exc})") from exc
     return ray
+
+
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a ``HOST:PORT`` nothing listens on (``ray.init`` retries for minutes)."""
+    if address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(f"Ray address {address!r}: the port must be a number; write HOST:PORT, e.g. 10.0.0.5:6379")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot connect to the Ray cluster at {address!r}: nothing answers there ({exc}); start the "
+            f"head node with `ray start --head --port={port}` or pass the address it printed"
+        ) from exc
 
 
 def _driver_addresses() -> set[str]:
@@ -206,6 +221,8 @@ class RayExecutor:
         kwargs: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
         if self.address is None:
             kwargs["include_dashboard"] = False
+        else:
+            _probe(self.address)
         try:
             ray.init(address=self.address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
