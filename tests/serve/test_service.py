@@ -49,7 +49,8 @@ def arts(tmp_path_factory: pytest.TempPathFactory, data: Interactions) -> dict[s
     root = tmp_path_factory.mktemp("arts")
     out = {}
     for name, params in [("ease", {"l2": 10.0}), ("als", {"factors": 8, "iterations": 5, "seed": 1}),
-                         ("bpr", {"factors": 8, "iterations": 5, "seed": 1}), ("most-popular", {})]:
+                         ("bpr", {"factors": 8, "iterations": 5, "seed": 1}), ("most-popular", {}),
+                         ("item-knn", {})]:
         model = registry.create(name, params).fit(data)
         out[name] = rf.save(model, root / name)
     return out
@@ -78,10 +79,11 @@ def test_health_and_metadata(clients: dict[str, TestClient], data: Interactions)
     meta = flat.get("/metadata").json()
     assert meta["retrieval"] == "faiss"
     assert meta["index"]["kind"] == "flat" and meta["index"]["recall@10"] == 1.0
-    assert clients["ease"].get("/metadata").json()["retrieval"] == "model"
+    assert clients["ease"].get("/metadata").json()["retrieval"] == "torch"  # embedding_bag path
+    assert clients["item-knn"].get("/metadata").json()["retrieval"] == "model"
 
 
-@pytest.mark.parametrize("name", ["ease", "als", "bpr", "most-popular"])
+@pytest.mark.parametrize("name", ["ease", "als", "bpr", "most-popular", "item-knn"])
 def test_recommend_matches_model_and_excludes_seen(name: str, clients, arts, data: Interactions) -> None:
     model = rf.load(arts[name])
     for raw in (0, 70, 590):
@@ -359,10 +361,12 @@ def test_stored_index_is_used_and_verified(tmp_path: Path, data: Interactions) -
         create_app(Settings(artifact=bad))
 
 
-@pytest.mark.parametrize("retrieval", ["torch", "model", "faiss"])
-def test_retrieval_paths_agree(arts, retrieval: str) -> None:
-    model = rf.load(arts["als"])
-    c = TestClient(create_app(Settings(artifact=arts["als"], retrieval=retrieval)))
+@pytest.mark.parametrize(("name", "retrieval"), [("als", "torch"), ("als", "model"), ("als", "faiss"),
+                                                 ("ease", "torch"), ("ease", "model")])
+def test_retrieval_paths_agree(arts, name: str, retrieval: str) -> None:
+    model = rf.load(arts[name])
+    c = TestClient(create_app(Settings(artifact=arts[name], retrieval=retrieval)))
+    assert c.get("/metadata").json()["retrieval"] == retrieval
     body = c.post("/recommend", json={"users": [0, 10, 20, 30], "k": 8}).json()
     expect = model.recommend([0, 10, 20, 30], k=8)
     for j, r in enumerate(body["results"]):
@@ -374,6 +378,8 @@ def test_embedding_retrieval_for_non_embedding_model_is_config_error(arts) -> No
 
     with pytest.raises(ConfigError, match="needs an embedding model"):
         create_app(Settings(artifact=arts["ease"], retrieval="faiss"))
+    with pytest.raises(ConfigError, match="no torch path for most-popular"):
+        create_app(Settings(artifact=arts["most-popular"], retrieval="torch"))
 
 
 def test_hnsw_recall_measurement_is_exact_on_a_known_case() -> None:

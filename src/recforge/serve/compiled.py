@@ -1,6 +1,7 @@
 """Torch scoring paths for serving, optionally through ``torch.compile``.
 
 - :class:`TorchScorer` for embedding models: ``U[users] @ V.T``, seen items masked, ``topk``.
+- :class:`ItemItemScorer` for EASE: the history's rows of B summed by ``embedding_bag``.
 - :class:`MultVAEScorer` for Mult-VAE: the encoder's sparse first layer as an
   ``embedding_bag`` with per-sample weights (the L2-normalised binary row), the MLPs, the
   seen-item mask and ``topk`` in one function that ``torch.compile`` can fuse.
@@ -115,10 +116,53 @@ class MultVAEScorer:
         return self.topk_history(self.seen[np.asarray(users, dtype=np.int64)], k)
 
 
+class ItemItemScorer:
+    """Top-k for EASE: scores are ``binary history @ B``, i.e. the sum of the history's rows
+    of B. ``embedding_bag(mode="sum")`` reads just those rows (memory-bound, no sparse-matrix
+    overhead), then the seen mask and ``topk`` follow in torch."""
+
+    def __init__(self, weights: np.ndarray, seen: Any, *, compile: bool = False) -> None:
+        import torch
+        import torch.nn.functional as F
+
+        self.torch = torch
+        self.B = torch.from_numpy(np.ascontiguousarray(weights))
+        self.seen = seen
+        self.compiled = compile
+
+        def score_topk(ind: Any, offsets: Any, rows: Any, k: int) -> tuple[Any, Any]:
+            s = F.embedding_bag(ind, self.B, offsets, mode="sum")
+            s = s.index_put((rows, ind), torch.tensor(float("-inf"), dtype=s.dtype))
+            return torch.topk(s, k, dim=1)
+
+        self._fn = torch.compile(score_topk, dynamic=True) if compile else score_topk
+
+    def topk_history(self, history: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        torch = self.torch
+        h = history.tocsr()
+        h.sum_duplicates()
+        lens = np.diff(h.indptr)
+        ind = torch.from_numpy(h.indices.astype(np.int64))
+        rows = torch.from_numpy(np.repeat(np.arange(h.shape[0]), lens).astype(np.int64))
+        with torch.inference_mode():
+            vals, idx = self._fn(ind, torch.from_numpy(h.indptr[:-1].astype(np.int64)), rows,
+                                 min(k, h.shape[1]))
+        v = vals.numpy().astype(np.float32)
+        i = idx.numpy().astype(np.int64, copy=True)
+        i[~np.isfinite(v)] = -1
+        return i, v
+
+    def topk(self, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.topk_history(self.seen[np.asarray(users, dtype=np.int64)], k)
+
+
 def make_scorer(model: Any, *, compile: bool = False) -> Any:
-    """The torch scorer for ``model``: embedding models and Mult-VAE; None for others."""
+    """The torch scorer for ``model``: embedding models, EASE and Mult-VAE; None for others."""
     if hasattr(model, "user_factors_") and hasattr(model, "item_factors_"):
         return TorchScorer(model.user_factors_, model.item_factors_, model._seen_, compile=compile)
+    weights = getattr(model, "weights_", None)
+    if getattr(model, "name", None) == "ease" and isinstance(weights, np.ndarray) and weights.ndim == 2:
+        return ItemItemScorer(weights, model._seen_, compile=compile)
     mod = getattr(model, "module_", None)
     if mod is not None and all(hasattr(mod, a) for a in ("enc_in", "enc_in_bias", "enc_out", "dec_in", "dec_out")):
         return MultVAEScorer(model, compile=compile)

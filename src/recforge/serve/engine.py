@@ -71,11 +71,19 @@ class Engine:
             # exact search: torch matmul + mask + topk beat FAISS IndexFlatIP here, because
             # excluding seen items makes FAISS fetch k + (seen items) per query (a large heap);
             # HNSW (approximate) pays off on large catalogues only
+            # EASE and Mult-VAE: the same scores through a torch path measured faster
+            # (benchmarks/serve_compiled.py); other models: their own batched scoring
             large = embedding and (m.item_factors_.shape[0] >= s.hnsw_threshold or s.index == "hnsw")
-            stored = "index.faiss" in self.manifest.get("files", {})  # built on purpose: use it
+            has_index = "index.faiss" in self.manifest.get("files", {})  # built on purpose: use it
+            has_torch = importlib.util.find_spec("torch") is not None
             if not embedding:
                 want = "model"
-            elif large or stored or s.index == "flat" or importlib.util.find_spec("torch") is None:
+                if has_torch:
+                    from recforge.serve.compiled import make_scorer
+
+                    self.retriever = make_scorer(m)
+                    want = "torch" if self.retriever is not None else "model"
+            elif large or has_index or s.index == "flat" or not has_torch:
                 want = "faiss"
             else:
                 want = "torch"
@@ -102,7 +110,7 @@ class Engine:
                 r.info["source"] = "built at start-up"
                 self.retriever = r
                 self.index_info = r.info
-        elif want in ("torch", "torch-compile"):
+        elif want in ("torch", "torch-compile") and not (want == "torch" and self.retriever is not None):
             from recforge.serve.compiled import make_scorer
 
             self.retriever = make_scorer(m, compile=want == "torch-compile")
@@ -110,7 +118,7 @@ class Engine:
                 from recforge.errors import ConfigError
 
                 raise ConfigError(f"retrieval={want!r} has no torch path for {m.name}; it exists for embedding "
-                                  "models and mult-vae (use retrieval='model' or 'auto')")
+                                  "models, ease and mult-vae (use retrieval='model' or 'auto')")
         self.retrieval = want
 
     # ------------------------------------------------------------------ ids
