@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             per.setdefault(t.family or "", []).append(t)
         for fam, ts in per.items():
             for t in ts[: args.per_family]:
+                if any(c["family"] == fam and c["params"] == t.params for c in candidates):
+                    continue  # the same seed draws the same first configurations everywhere
                 candidates.append({"family": fam, "params": t.params, "found_on": d, "trial": t.number})
         print(f"[{time.time() - t0:6.0f}s] {d}: {len(res.trials)} trials, best {res.best.family} "
               f"{res.best.value:.4f}", flush=True)
