@@ -44,6 +44,7 @@ from recforge.models.base import (
 _RANK = "retriever_rank"
 _SCORE = "retriever_score"
 _POP = "item_popularity"
+_RECENT = "item_recent_popularity"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,11 +59,17 @@ class TwoStageConfig(Config):
         ranker_params: JSON object of the ranker's hyperparameters.
         ranker_holdout: share of each user's latest training interactions held out of the
             retriever's training to build the ranker's training data.
+        holdout: ``"per-user"`` holds out each user's latest interactions; ``"time"`` holds
+            out every interaction after a global time cut (the latest ``ranker_holdout`` of
+            events), which mimics a temporal evaluation: the ranker learns to predict the
+            future of the users active then.
         max_negatives: hard negatives kept per user (0 = every non-positive candidate).
         side_features: use the users' and items' side features when present.
         id_features: give the ranker the user and item ids as categorical fields.
         scorers: comma-separated top-K model names (default hyperparameters) whose scores
             of each candidate are extra ranker features (stacking), e.g. ``"item-knn,als"``.
+        recent_window: item popularity over the latest share of the training time span is a
+            ranker feature (trending items); 0 turns it off.
         refit_retriever: refit the retriever on all training data after the ranker is trained.
         seed: seed for sampling negatives and for the two models when they take one.
     """
@@ -73,10 +80,12 @@ class TwoStageConfig(Config):
     ranker: str = param("deepfm")
     ranker_params: str = param('{"epochs": 5, "dim": 16, "hidden": [64, 32], "batch_size": 1024, "lr": 0.002, "lr_embedding": 0.01}')
     ranker_holdout: float = param(0.2, low=0.01, high=0.9)
+    holdout: str = param("per-user", choices=("per-user", "time"))
     max_negatives: int = param(0, low=0)
     side_features: bool = param(True)
     id_features: bool = param(True)
     scorers: str = param("")
+    recent_window: float = param(0.1, low=0.0, high=1.0)
     refit_retriever: bool = param(True)
     seed: int = param(0, low=0)
 
@@ -152,6 +161,16 @@ class TwoStage(Recommender):
         cls = registry.get(self.cfg.ranker)
         return cls(**_with_seed(cls, json.loads(self.cfg.ranker_params), self.cfg.seed))
 
+    def _item_stats(self, data: Interactions) -> tuple[np.ndarray, np.ndarray]:
+        """Item interaction counts, overall and within the latest ``recent_window`` of time."""
+        pop = data.item_counts().astype(np.float32)
+        if data.timestamp is None or self.cfg.recent_window <= 0 or data.n_interactions == 0:
+            return pop, np.zeros_like(pop)
+        t = data.timestamp
+        cut = t.max() - (t.max() - t.min()) * self.cfg.recent_window
+        recent = np.bincount(data.item[t >= cut], minlength=data.n_items).astype(np.float32)
+        return pop, recent
+
     def _scorer_names(self) -> list[str]:
         return [n.strip() for n in self.cfg.scorers.split(",") if n.strip()]
 
@@ -180,6 +199,11 @@ class TwoStage(Recommender):
         from recforge.split import _rank_within_user
 
         rng = np.random.default_rng(self.cfg.seed)
+        if self.cfg.holdout == "time":
+            if train.timestamp is None:
+                raise DataError("two-stage: holdout='time' needs timestamps; use holdout='per-user'")
+            cut = np.quantile(train.timestamp, 1.0 - self.cfg.ranker_holdout, method="lower")
+            return np.asarray(train.timestamp > cut)
         key = train.timestamp if train.timestamp is not None else rng.random(train.n_interactions)
         pos, cnt = _rank_within_user(train.user, key, rng.random(train.n_interactions))
         n_hold = np.floor(cnt * self.cfg.ranker_holdout).astype(np.int64)
@@ -207,6 +231,7 @@ class TwoStage(Recommender):
         cols[_RANK] = ranks.astype(np.float64)
         cols[_SCORE] = scores.astype(np.float64)
         cols[_POP] = self.popularity_[items].astype(np.float64)
+        cols[_RECENT] = self.recent_popularity_[items].astype(np.float64)
         for j, name in enumerate(self._scorer_names()):
             cols[f"score_{j}_{name}"] = extra[j] if extra is not None else np.zeros(users.size)
         return pl.DataFrame(cols)
@@ -225,6 +250,7 @@ class TwoStage(Recommender):
         num.append(Field(_RANK, "numeric", transform="bucket", n_buckets=16))
         num.append(Field(_SCORE, "numeric", transform="log"))
         num.append(Field(_POP, "numeric", transform="log"))
+        num.append(Field(_RECENT, "numeric", transform="log"))
         for j, name in enumerate(self._scorer_names()):
             num.append(Field(f"score_{j}_{name}", "numeric", transform="log"))
         return cat, num
@@ -245,13 +271,15 @@ class TwoStage(Recommender):
         cfg = self.cfg
         self.user_side_ = _side_frame(train.user_features, train.n_users, "u_") if cfg.side_features else {}
         self.item_side_ = _side_frame(train.item_features, train.n_items, "i_") if cfg.side_features else {}
-        self.popularity_ = train.item_counts().astype(np.float32)
         hold = self._holdout_mask(train)
         if hold.sum() == 0 or (~hold).sum() == 0:
             raise DataError("two-stage: too few interactions per user to hold some out for the ranker "
                             "(users need >= 3 training interactions); lower ranker_holdout or use one stage")
         r_train = train.subset(~hold)
         k_part = train.subset(hold)
+        # item statistics of the ranker's training rows come from the retriever part only,
+        # so a held-out positive does not count towards its own popularity (no leakage)
+        self.popularity_, self.recent_popularity_ = self._item_stats(r_train)
         retriever = self._make_retriever().fit(r_train)
         scorers = [sc.fit(r_train) for sc in self._make_scorers()]
         users = k_part.active_users()
@@ -303,6 +331,7 @@ class TwoStage(Recommender):
             scorers = [sc.fit(train) for sc in self._make_scorers()]
         self.retriever_ = retriever
         self.scorers_ = scorers
+        self.popularity_, self.recent_popularity_ = self._item_stats(train)
         self._build_tables()
         self.stage_seconds_ = {"total_fit": time.perf_counter() - t0}
         self.stage_latency_ms_ = self.stage_latency_ms(10)
@@ -326,7 +355,7 @@ class TwoStage(Recommender):
         m = max(n_users, n_items)
         idx = encode(np.arange(m) % n_users, np.arange(m) % n_items)
         user_cols = [j for j, nm in enumerate(names) if nm == "user" or nm.startswith("u_")]
-        item_cols = [j for j, nm in enumerate(names) if nm in ("item", _POP) or nm.startswith("i_")]
+        item_cols = [j for j, nm in enumerate(names) if nm in ("item", _POP, _RECENT) or nm.startswith("i_")]
         self.user_table_ = np.ascontiguousarray(idx[:n_users][:, user_cols])
         self.item_table_ = np.ascontiguousarray(idx[:n_items][:, item_cols])
         self._restore_layout()
@@ -350,6 +379,7 @@ class TwoStage(Recommender):
         index[:, self.score_col_] = self.score_offset_
         value[:, self.score_col_] = log_transform(score)
         value[:, self.pop_col_] = self.pop_value_[items]
+        value[:, self.recent_col_] = self.recent_value_[items]
         if self.scorers_:
             extra = self._scorer_values(self.scorers_, users, idx)
             for col, off, vals in zip(self.scorer_cols_, self.scorer_offsets_, extra, strict=True):
@@ -411,6 +441,7 @@ class TwoStage(Recommender):
         for j, sc in enumerate(self.scorers_):
             out.update({f"scorer{j}.{k}": v for k, v in sc.get_state().items()})
         out["popularity"] = self.popularity_
+        out["recent_popularity"] = self.recent_popularity_
         out["user_table"] = self.user_table_
         out["item_table"] = self.item_table_
         return out
@@ -431,6 +462,7 @@ class TwoStage(Recommender):
         self.scorers_ = scorers
         self.ranker_ = ranker
         self.popularity_ = np.asarray(state["popularity"], dtype=np.float32)
+        self.recent_popularity_ = np.asarray(state["recent_popularity"], dtype=np.float32)
         self.user_table_ = np.asarray(state["user_table"])
         self.item_table_ = np.asarray(state["item_table"])
         self._restore_layout()
@@ -441,8 +473,9 @@ class TwoStage(Recommender):
         vocab = self.ranker_.vocab_
         names = [f.name for f in vocab.fields]
         self.user_cols_ = np.asarray([j for j, nm in enumerate(names) if nm == "user" or nm.startswith("u_")], dtype=np.int64)
-        self.item_cols_ = np.asarray([j for j, nm in enumerate(names) if nm in ("item", _POP) or nm.startswith("i_")], dtype=np.int64)
+        self.item_cols_ = np.asarray([j for j, nm in enumerate(names) if nm in ("item", _POP, _RECENT) or nm.startswith("i_")], dtype=np.int64)
         self.pop_value_ = log_transform(self.popularity_)
+        self.recent_value_ = log_transform(self.recent_popularity_)
         self.rank_bounds_ = vocab.boundaries[_RANK]
         offs = vocab.offsets
         self.rank_col_ = names.index(_RANK)
@@ -450,5 +483,6 @@ class TwoStage(Recommender):
         self.score_col_ = names.index(_SCORE)
         self.score_offset_ = int(offs[self.score_col_])
         self.pop_col_ = names.index(_POP)
+        self.recent_col_ = names.index(_RECENT)
         self.scorer_cols_ = [names.index(f"score_{j}_{n}") for j, n in enumerate(self._scorer_names())]
         self.scorer_offsets_ = [int(offs[c]) for c in self.scorer_cols_]
