@@ -92,7 +92,7 @@ def run_baseline(codes: np.ndarray, x: np.ndarray, y: np.ndarray, sizes: list[in
         loss = loss_fn(net(c_t[rows], x_t[rows]), y_t[rows])
         loss.backward()
         opt.step()
-        total += float(loss)
+        total += float(loss.detach())
     return steps * BATCH / (time.perf_counter() - t0), total / steps
 
 

@@ -76,7 +76,8 @@ def _width_message(p: Path, expected: int, sep: str, exc: Exception) -> str:
 
 
 def read_libfm(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]], *,
-               fields: Sequence[str] | None = None, name: str = "libfm") -> FeatureLog:
+               fields: Sequence[str] | None = None, name: str = "libfm",
+               group: str | None = None) -> FeatureLog:
     """Read libfm/libsvm one-hot lines (``label idx:val idx:val ...``) into a FeatureLog.
 
     The k-th ``idx`` of a line is the value of field k (the NFM/AFN convention for Frappe and
@@ -87,6 +88,7 @@ def read_libfm(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     Args:
         paths: one file or several files with the same number of fields per line.
         fields: field names (default ``f0, f1, ...``; Frappe: :data:`FRAPPE_FIELDS`).
+        group: field that defines groups for group AUC (e.g. ``"user"``).
     """
     plist = [Path(paths)] if isinstance(paths, (str, os.PathLike)) else [Path(p) for p in paths]
     frames = []
@@ -127,7 +129,7 @@ def read_libfm(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     if len(names) != width:
         raise DataError(f"{plist[0]}: lines have {width} features but {len(names)} field names were given")
     df = pl.concat(frames).rename({f"_{j}": n for j, n in enumerate(names)})
-    log = FeatureLog.from_frame(df, label="label", categorical=names, name=name,
+    log = FeatureLog.from_frame(df, label="label", categorical=names, name=name, group=group,
                                 source=",".join(str(p) for p in plist))
     log.meta["file"] = df.get_column("file").to_numpy()
     log.meta["files"] = [str(p) for p in plist]
@@ -138,7 +140,7 @@ def read_frappe(root: str | os.PathLike[str], files: Sequence[str] | None = None
     """Frappe (NFM libfm split) from a directory; default: validation + test files."""
     r = Path(root)
     names = list(files) if files else ["frappe.validation.libfm", "frappe.test.libfm"]
-    return read_libfm([r / f for f in names], fields=FRAPPE_FIELDS, name="frappe")
+    return read_libfm([r / f for f in names], fields=FRAPPE_FIELDS, name="frappe", group="user")
 
 
 def read_feature_table(path: str | os.PathLike[str], spec: str | dict[str, Any], *,

@@ -55,7 +55,11 @@ def fm_interaction(emb: torch.Tensor) -> torch.Tensor:
 
 
 class MLP(nn.Module):
-    """Linear -> ReLU (-> dropout) blocks, then an optional output layer."""
+    """Linear -> ReLU (-> dropout) blocks, then an optional output layer.
+
+    The output layer always runs in float32, also under bf16 autocast: a bf16 logit has only
+    8 significant bits, which coarsens the ranking (ties) for a negligible saving.
+    """
 
     def __init__(self, in_dim: int, hidden: tuple[int, ...], *, dropout: float = 0.0,
                  out_dim: int | None = 1) -> None:
@@ -67,14 +71,21 @@ class MLP(nn.Module):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             d = h
-        if out_dim is not None:
-            layers.append(nn.Linear(d, out_dim))
-            d = out_dim
-        self.out_dim = d
         self.net = nn.Sequential(*layers)
+        self.head = nn.Linear(d, out_dim) if out_dim is not None else None
+        self.out_dim = out_dim if out_dim is not None else d
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+        h = self.net(x)
+        if self.head is None:
+            return h
+        return float32_linear(self.head, h)
+
+
+def float32_linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)`` in float32 even inside a bf16 autocast region."""
+    with torch.autocast("cpu", enabled=False):
+        return layer(x.float())
 
 
 class CrossNetV2(nn.Module):

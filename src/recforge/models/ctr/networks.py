@@ -16,6 +16,7 @@ from recforge.models.ctr.layers import (
     CrossNetV2,
     FeatureEmbedding,
     dot_interaction,
+    float32_linear,
     fm_interaction,
     xavier_mlp_init,
 )
@@ -97,8 +98,8 @@ class DCNv2Net(CTRNet):
     def forward(self, index: torch.Tensor, value: torch.Tensor | None) -> torch.Tensor:
         lin, emb = self.embedding(index, value)
         x0 = emb.reshape(emb.shape[0], -1)
-        both = torch.cat([self.cross(x0), self.mlp(x0)], dim=1)
-        return lin + self.out(both).squeeze(-1) + self.bias
+        both = torch.cat([self.cross(x0).float(), self.mlp(x0).float()], dim=1)
+        return lin + float32_linear(self.out, both).squeeze(-1) + self.bias
 
 
 class DLRMNet(CTRNet):
