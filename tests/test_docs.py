@@ -1,4 +1,5 @@
-"""Every code example in docs/ and README.md is executed.
+"""Every code example in docs/ is executed (the user guide; README commands are checked by hand
+in a clean clone, see the closing notes).
 
 ``python`` blocks of a page run in order in one namespace; ``console`` blocks run their
 ``$ `` lines as one bash script (``set -e``; background jobs are killed at the end). Each page
