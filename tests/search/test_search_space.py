@@ -100,3 +100,10 @@ def test_conditional_sampling_only_touches_the_chosen_family() -> None:
 def test_to_optuna_params_clips_into_the_space() -> None:
     sp = DEFAULT_SPACES["ease"]
     assert sp.to_optuna_params({"l2": 1e9}) == {"model": "ease", "ease.l2": 1e5}
+
+
+def test_rung_steps_are_powers_of_the_reduction_factor() -> None:
+    from recforge.search.fidelity import is_rung_step
+
+    assert [s for s in range(0, 100) if is_rung_step(s)] == [1, 3, 9, 27, 81]
+    assert [s for s in range(0, 20) if is_rung_step(s, 2)] == [1, 2, 4, 8, 16]

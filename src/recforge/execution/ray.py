@@ -69,11 +69,21 @@ class TrialWorker:
             return "local", "127.0.0.1", os.getpid()
         return ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), os.getpid()
 
-    def run(self, spec: TrialSpec) -> TrialResult:
-        """Run one trial, reporting to the study's shared storage when pruning is on."""
+    def run(self, spec: TrialSpec, retry_of: list[dict[str, Any]] | None = None) -> TrialResult:
+        """Run one trial, reporting to the study's shared storage when pruning is on.
+
+        ``retry_of`` lists the earlier attempts of this trial whose workers were lost; it is
+        written to the trial's ``ray_retries`` user attribute, so the study itself shows
+        which trials were run again and why.
+        """
         from recforge.execution.trial import optuna_reporter, run_trial
 
         self.n_trials += 1
+        if retry_of and spec.storage and spec.trial_id is not None:
+            with contextlib.suppress(Exception):  # bookkeeping only: never fail the trial for it
+                import optuna
+
+                optuna.storages.get_storage(spec.storage).set_trial_user_attr(spec.trial_id, "ray_retries", retry_of)
         reporter: Reporter | None = None
         if spec.prune and spec.storage and spec.study_name and spec.trial_id is not None:
             try:
@@ -92,7 +102,7 @@ class _Task:
     future: cf.Future[TrialResult]
     attempts: int = 0
     nodes: list[str] = dataclasses.field(default_factory=list)
-    errors: list[str] = dataclasses.field(default_factory=list)
+    lost: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -420,7 +430,7 @@ class RayExecutor:
                 task.attempts += 1
                 task.nodes.append(str(actor.node_id))
                 actor.state = "busy"
-                ref = actor.handle.run.remote(task.spec)
+                ref = actor.handle.run.remote(task.spec, task.lost or None)
                 self._running[ref] = (task, actor)
 
     def _pump(self, timeout: float) -> None:
@@ -473,7 +483,7 @@ class RayExecutor:
         except ray.exceptions.RayError as exc:  # the worker or its node died: retry elsewhere
             msg = _short(exc)
             self._drop(actor)
-            task.errors.append(msg)
+            task.lost.append({"attempt": task.attempts, "node_id": actor.node_id, "error": msg})
             entry.update(outcome="lost", error=msg)
             self.history.append(entry)
             if task.attempts <= self.max_retries:

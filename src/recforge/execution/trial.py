@@ -212,7 +212,7 @@ def run_trial(spec: TrialSpec, data: TrialData, reporter: Reporter | None = None
     stops the trial as ``"pruned"``.
     """
     from recforge.models.base import TAG_ITERATIVE, EpochReport
-    from recforge.search.fidelity import DATA_RUNGS
+    from recforge.search.fidelity import DATA_RUNGS, is_rung_step
 
     res = TrialResult(number=spec.number, state="complete", started=time.time())
     t_start = time.perf_counter()
@@ -221,7 +221,7 @@ def run_trial(spec: TrialSpec, data: TrialData, reporter: Reporter | None = None
 
     def report(step: int, value: float) -> bool:
         res.intermediate.append((int(step), float(value)))
-        if use_reporter is None:
+        if use_reporter is None or not is_rung_step(int(step)):
             return False
         t, c = time.perf_counter(), time.thread_time()
         try:
@@ -265,6 +265,8 @@ def run_trial(spec: TrialSpec, data: TrialData, reporter: Reporter | None = None
                 return False
             if rep.metric is not None and rep.metric_name == spec.metric:
                 value = float(rep.metric)
+            elif not is_rung_step(rep.epoch):
+                return False  # no decision at this epoch: do not pay for an evaluation
             elif inter_ok[0]:
                 t = time.perf_counter()
                 try:

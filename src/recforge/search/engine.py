@@ -508,8 +508,8 @@ class SearchEngine:
         }
         if result.duplicate_of is not None:
             attrs["duplicate_of"] = result.duplicate_of
-        if mo or not result.intermediate or result.state == "fail":
-            attrs["intermediate"] = [list(p) for p in result.intermediate]
+        # every epoch's value (only the pruners' rung steps go through trial.report)
+        attrs["intermediate"] = [list(p) for p in result.intermediate]
         trial.set_user_attr(ATTR, attrs)
         if result.state in ("complete", "pruned"):
             # Optuna's constraint API: values <= 0 are feasible; TPE models feasibility.

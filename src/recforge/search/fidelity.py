@@ -90,3 +90,16 @@ def subsample_users(users: Any, fraction: float, seed: int) -> Any:
     n = max(1, int(round(users.size * fraction)))
     rng = np.random.default_rng([seed, 0xDA7A])
     return np.sort(rng.choice(users, size=min(n, users.size), replace=False))
+
+
+def is_rung_step(step: int, reduction_factor: int = 3) -> bool:
+    """True when the pruners (``min_resource=1``) decide at ``step``: a power of the factor.
+
+    Values of the other epochs are kept with the trial but not sent to the study, which saves
+    a storage round trip per epoch.
+    """
+    if step < 1:
+        return False
+    while step % reduction_factor == 0:
+        step //= reduction_factor
+    return step == 1
