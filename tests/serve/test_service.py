@@ -457,3 +457,44 @@ def test_mult_vae_torch_scorer_matches_model(tmp_path: Path, data: Interactions)
         expect, _ = model.recommend_history([[100, 101, 102]], k=5)
         assert body["items"] == expect.items[0].tolist()
         assert c.get("/recommend/10?k=5").json()["items"] == model.recommend([10], k=5).items[0].tolist()
+
+
+# ---------------------------------------------------------------------------- fuzzing
+def _json_values():  # type: ignore[no-untyped-def]
+    from hypothesis import strategies as st
+
+    leaves = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20)
+    return st.recursive(leaves, lambda ch: st.lists(ch, max_size=5) | st.dictionaries(st.text(max_size=8), ch, max_size=4),
+                        max_leaves=12)
+
+
+def test_fuzzed_bodies_never_500(clients) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    keys = st.sampled_from(["users", "history", "k", "x"])
+    body = _json_values() | st.dictionaries(keys, _json_values(), max_size=3)
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(body)
+    def check(b: Any) -> None:
+        r = clients["ease"].post("/recommend", content=json.dumps(b), headers={"content-type": "application/json"})
+        assert r.status_code in (200, 422), (b, r.status_code, r.text)
+
+    check()
+
+
+def test_fuzzed_paths_and_k_never_500(clients) -> None:
+    from urllib.parse import quote
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.text(min_size=1, max_size=300), st.text(max_size=12))
+    def check(uid: str, k: str) -> None:
+        for route in ("recommend", "similar"):
+            r = clients["als"].get(f"/{route}/{quote(uid, safe='')}", params={"k": k})
+            assert r.status_code in (200, 404, 422), (route, uid, k, r.status_code, r.text)
+
+    check()
