@@ -206,7 +206,7 @@ def run_load(client: str, server: Server, ids: list[Any], conc: int, duration: f
 def prepare(name: str, workdir: Path, quick: bool) -> tuple[Path, list[Any], dict[str, Any]]:
     import recforge as rf
     from recforge import registry
-    from recforge.serve.index import build, measure_recall
+    from recforge.serve.index import build, measure_recall, tune_ef_search
 
     info: dict[str, Any] = {}
     if name == "ease-ml":
@@ -228,7 +228,7 @@ def prepare(name: str, workdir: Path, quick: bool) -> tuple[Path, list[Any], dic
         info["exact_flat"] = measure_recall(build(model.item_factors_, kind="flat"), model.user_factors_,
                                             model.item_factors_, k=10)
         h = build(model.item_factors_, kind="hnsw")
-        info["hnsw_if_used"] = {**measure_recall(h, model.user_factors_, model.item_factors_, k=10),
+        info["hnsw_if_used"] = {**tune_ef_search(h, model.user_factors_, model.item_factors_, k=10),
                                 "build_seconds": h.info["build_seconds"]}
     rng = np.random.default_rng(0)
     ids = data.user_ids[rng.choice(data.n_users, size=min(2000, data.n_users), replace=False)].tolist()

@@ -347,7 +347,11 @@ def test_stored_index_is_used_and_verified(tmp_path: Path, data: Interactions) -
     info = attach(str(src), kind="hnsw")
     manifest = rf.load(src).artifact_manifest_
     assert manifest["metadata"]["index"]["kind"] == "hnsw" and INDEX_FILE in manifest["files"]
-    assert 0.0 <= manifest["metadata"]["index"]["recall@10"] <= 1.0
+    stored = manifest["metadata"]["index"]
+    assert 0.0 <= stored["recall@10"] <= 1.0
+    tried = stored["recall_by_ef_search"]  # smallest efSearch reaching 0.95, or the largest tried
+    assert stored["recall@10"] == tried[str(stored["ef_search"])]
+    assert stored["recall@10"] >= 0.95 or stored["ef_search"] == 1024
     assert info["recall@10"] == manifest["metadata"]["index"]["recall@10"]
     app = create_app(Settings(artifact=src))
     meta = TestClient(app).get("/metadata").json()

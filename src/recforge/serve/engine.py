@@ -106,7 +106,7 @@ class Engine:
                 self.index_info = {**stored, "source": "artifact"}
             else:
                 r = faiss_index.build(m.item_factors_, kind=s.index, hnsw_threshold=s.hnsw_threshold)
-                r.info.update(faiss_index.measure_recall(r, m.user_factors_, m.item_factors_, k=10, n_queries=500))
+                faiss_index.tune_ef_search(r, m.user_factors_, m.item_factors_, k=10, n_queries=500)
                 r.info["source"] = "built at start-up"
                 self.retriever = r
                 self.index_info = r.info

@@ -128,6 +128,28 @@ def measure_recall(retriever: FaissRetriever, user_factors: np.ndarray, item_fac
             "recall_seed": seed, "batch_search_ms_per_query": round(1000 * secs / max(len(rows), 1), 4)}
 
 
+def tune_ef_search(retriever: FaissRetriever, user_factors: np.ndarray, item_factors: np.ndarray, *,
+                   k: int = 10, target: float = 0.95, candidates: tuple[int, ...] = (64, 128, 256, 512, 1024),
+                   n_queries: int = 1000) -> dict[str, Any]:
+    """For HNSW: the smallest ``efSearch`` among ``candidates`` whose measured recall@k reaches
+    ``target`` (else the largest); records the recall of every value tried in ``info``."""
+    if retriever.kind != "hnsw":
+        exact = measure_recall(retriever, user_factors, item_factors, k=k, n_queries=n_queries)
+        retriever.info.update(exact)
+        return exact
+    tried: dict[str, float] = {}
+    out: dict[str, Any] = {}
+    for ef in candidates:
+        retriever.info["ef_search"] = ef
+        out = measure_recall(retriever, user_factors, item_factors, k=k, n_queries=n_queries)
+        tried[str(ef)] = out[f"recall@{k}"]
+        if out[f"recall@{k}"] >= target:
+            break
+    out = {**out, "ef_search": retriever.info["ef_search"], "recall_by_ef_search": tried, "recall_target": target}
+    retriever.info.update(out)
+    return out
+
+
 def from_bytes(blob: bytes, info: dict[str, Any]) -> FaissRetriever:
     """Rebuild a retriever from :meth:`FaissRetriever.to_bytes` output and its stored info
     (FAISS's own binary format, not pickle; the artifact checksum is verified before)."""
@@ -138,8 +160,9 @@ def from_bytes(blob: bytes, info: dict[str, Any]) -> FaissRetriever:
 
 
 def attach(artifact: str, *, kind: str = "auto", hnsw_threshold: int = 200_000, k: int = 10) -> dict[str, Any]:
-    """Build the index for an embedding-model artifact, measure its recall@k and store both
-    in the artifact (``index.faiss`` + ``metadata.index`` in the manifest), atomically."""
+    """Build the index for an embedding-model artifact, measure its recall@k (for HNSW: pick
+    the smallest efSearch reaching recall 0.95, see :func:`tune_ef_search`) and store both in
+    the artifact (``index.faiss`` + ``metadata.index`` in the manifest), atomically."""
     from recforge import artifacts
     from recforge.errors import ArtifactError
 
@@ -147,6 +170,6 @@ def attach(artifact: str, *, kind: str = "auto", hnsw_threshold: int = 200_000, 
     if not hasattr(model, "item_factors_"):
         raise ArtifactError(f"{artifact}: {model.name} has no item vectors; FAISS indexes need an embedding model")
     r = build(model.item_factors_, kind=kind, hnsw_threshold=hnsw_threshold)
-    r.info.update(measure_recall(r, model.user_factors_, model.item_factors_, k=k))
+    tune_ef_search(r, model.user_factors_, model.item_factors_, k=k)
     artifacts.add_files(artifact, {INDEX_FILE: r.to_bytes()}, {"index": r.info})
     return r.info
