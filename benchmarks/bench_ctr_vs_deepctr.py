@@ -58,6 +58,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on the recforge side")
+    ap.add_argument("--fp32-check", action="store_true",
+                    help="with --bf16: also fit recforge in float32 and print its test AUC")
     ap.add_argument("--peer-python", default="/work/peers/deepctr/bin/python")
     args = ap.parse_args()
 
@@ -95,7 +97,7 @@ def main() -> None:
                 ours_wall = time.perf_counter() - t0
                 ours = m.evaluate(test, ["auc", "logloss"])
                 fp32_auc = None
-                if args.bf16:  # same run in float32: bf16 is only worth it if AUC is unchanged
+                if args.bf16 and args.fp32_check:  # same run in float32: bf16 is only worth it if AUC is unchanged
                     fp32_auc = create(model_name, {**params, "bf16": False}).fit(train, valid).evaluate(test, ["auc"])["auc"]
                 t0 = time.perf_counter()
                 proc = subprocess.run([args.peer_python, str(REPO / "benchmarks" / "_deepctr_peer.py"), str(d), model_name],
