@@ -93,3 +93,15 @@ def test_info_json_on_real_datasets(shared_datasets, name, folder, expected):
 def test_info_unknown_name_is_one_line(tmp_path):
     res = runner.invoke(app, ["data", "info", "no-such-dataset"])
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.realdata
+def test_info_files_option_reads_the_ml1m_subset(shared_datasets):
+    """The CS100.1x subset of ML-1M, not the official ratings.dat (see the shared README)."""
+    res = runner.invoke(app, ["data", "info", "ml-1m", "--path", str(shared_datasets / "ml-1m"),
+                              "--files", "subset-cs100/ratings.dat.gz", "--json"])
+    assert res.exit_code == 0, res.stderr
+    s = json.loads(res.stdout)
+    assert (s["n_users"], s["n_items"], s["n_interactions"]) == (2999, 3615, 487_650)
+    missing = runner.invoke(app, ["data", "info", "ml-1m", "--path", str(shared_datasets / "ml-1m")])
+    assert missing.exit_code == 2 and "ratings.dat not found" in missing.stderr

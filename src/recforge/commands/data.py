@@ -17,12 +17,21 @@ def register(app: typer.Typer) -> None:
     def info(
         data: Annotated[str, typer.Argument(help="Zoo name (e.g. ml-100k), imported dataset dir, or file.")],
         path: Annotated[str | None, typer.Option(help="Local directory with the dataset's official files.")] = None,
+        files: Annotated[str | None, typer.Option(help="Zoo datasets: comma-separated files inside --path to read instead of the default (e.g. u1.base,u1.test).")] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     ) -> None:
         """Users, items, interactions, density, time range, degree percentiles, rating histogram."""
         quiet(json_out)
         with cli_errors():
-            ds = load_data(data, path)
+            if files:
+                from recforge import datasets
+                from recforge.errors import ConfigError
+
+                if data.strip().lower() not in datasets.names():
+                    raise ConfigError(f"--files needs a zoo dataset name, got {data!r}")
+                ds = datasets.load(data, path=path, files=[f.strip() for f in files.split(",") if f.strip()])
+            else:
+                ds = load_data(data, path)
             summary = ds.summary()
             if json_out:
                 print_json(summary)
