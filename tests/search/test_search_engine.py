@@ -182,3 +182,12 @@ def test_iterative_trial_out_of_time_is_evaluated_as_trained(split_data, oracles
     assert t.state == "complete" and t.value is not None
     assert 1 <= t.epochs < 9
     assert res.best_model.config.epochs == t.epochs  # refit for as many epochs as it trained
+
+
+def test_portfolio_is_tried_first_round_robin_over_families(split_data, oracles, tmp_path) -> None:
+    entries = [{"family": "oracle", "params": {"quality": 0.9}},
+               {"family": "oracle", "params": {"quality": 0.8}},
+               {"family": "closed-oracle", "params": {"quality": 0.7}}]
+    res = _run(split_data, tmp_path, entries, pruner="none")
+    assert [(t.family, t.params["quality"], t.source) for t in res.trials] == [
+        ("oracle", 0.9, "portfolio"), ("closed-oracle", 0.7, "portfolio"), ("oracle", 0.8, "portfolio")]

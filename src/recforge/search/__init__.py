@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recforge.data.interactions import Interactions
+from recforge.errors import ConfigError
 from recforge.search.engine import SearchConfig, SearchResult, TrialRecord, parse_budget
 from recforge.search.space import (
     DEFAULT_SPACES,
@@ -54,6 +55,7 @@ def search(
     seed: int = 0,
     executor: Any = "local",
     address: str | None = None,
+    executor_options: Mapping[str, Any] | None = None,
     out: str | Path | None = None,
     multi_objective: bool = False,
     trial_timeout: str | float | None = None,
@@ -82,6 +84,8 @@ def search(
         resume: continue the search stored in ``storage``/``out`` (after a crash or kill).
         executor: ``"local"``, ``"ray"`` or an executor object (recforge.execution).
         address: with ``executor="ray"``: the cluster (``HOST:PORT`` of its head, ``"auto"``).
+        executor_options: more options of the named executor, e.g. ``{"cpus_per_trial": 4,
+            "gpus_per_trial": 1, "max_retries": 2}`` for ``"ray"`` (see RayExecutor).
         n_jobs: trials in flight at once; default 1 locally, and with ``executor="ray"`` every
             slot of the cluster (one per ``cpus_per_trial`` CPUs, growing when nodes join).
         out: run directory: ``study.db``, ``trials.json``, ``summary.json``, ``best-model/``.
@@ -118,10 +122,13 @@ def search(
     )
     portfolio = load_portfolio("default" if warm_start is True else (warm_start or None)) if warm_start else []
     ex = executor
+    if executor_options and not isinstance(executor, str):
+        raise ConfigError("executor_options apply to a named executor ('local', 'ray'); "
+                          "configure the executor object itself instead")
     if isinstance(executor, str):
         from recforge.execution import get_executor
 
-        opts: dict[str, Any] = {}
+        opts: dict[str, Any] = dict(executor_options or {})
         if n_jobs is not None or executor.strip().lower() != "ray":
             opts["max_workers"] = n_jobs or 1
         if address:

@@ -391,7 +391,15 @@ class SearchEngine:
             return
         seen: set[str] = set()
         n = 0
-        for entry in self.portfolio:
+        # Round-robin over families in portfolio order (each family's best entry first): a
+        # slow family at the head of the portfolio must not hold up the cheap ones.
+        count: dict[str, int] = {}
+        keyed = []
+        for i, entry in enumerate(self.portfolio):
+            fam_i = str(entry.get("family"))
+            keyed.append((count.get(fam_i, 0), i, entry))
+            count[fam_i] = count.get(fam_i, 0) + 1
+        for _, _, entry in sorted(keyed, key=lambda x: (x[0], x[1])):
             fam = entry.get("family")
             if fam not in self.space.families:
                 continue
