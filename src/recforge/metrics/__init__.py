@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from recforge.metrics.classification import auc, calibration, group_auc, logloss
 from recforge.metrics.ranking import (
     auc_from_ranks,
     graded_ndcg_at_k,
@@ -20,7 +21,11 @@ from recforge.metrics.ranking import (
 )
 
 __all__ = [
+    "auc",
     "auc_from_ranks",
+    "calibration",
+    "group_auc",
+    "logloss",
     "graded_ndcg_at_k",
     "hit_rate_at_k",
     "map_at_k",
