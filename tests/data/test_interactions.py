@@ -54,3 +54,33 @@ def test_subset_and_concat_keep_vocabularies(data):
 def test_codes_out_of_range_are_rejected():
     with pytest.raises(DataError, match=r"user codes must lie in \[0, 2\)"):
         Interactions(np.array([0, 2]), np.array([0, 0]), user_ids=np.array([1, 2]), item_ids=np.array([1]))
+
+
+def test_side_features_align_to_the_vocabulary():
+    df = pl.DataFrame({"u": [2, 1, 2], "i": ["b", "a", "c"]})
+    items = pl.DataFrame({"id": ["c", "a", "z"], "genre": ["x", "y", "w"]})
+    data = Interactions.from_frame(df, user="u", item="i", item_features=items)
+    assert data.item_features["id"].to_list() == ["a", "b", "c"]
+    assert data.item_features["genre"].to_list() == ["y", None, "x"]  # 'b' has no row; 'z' unused
+    with pytest.raises(DataError, match=r"item_features row 1, column 'id': duplicate item id 'a'"):
+        Interactions.from_frame(df, user="u", item="i",
+                                item_features=pl.DataFrame({"id": ["a", "a"], "g": [1, 2]}))
+
+
+def test_parquet_and_tsv_and_gzip_inputs(tmp_path):
+    import gzip
+
+    from recforge.data import read_interactions
+
+    frame = pl.DataFrame({"user": [1, 2, 2], "item": [5, 5, 6], "rating": [1.0, 2.0, 3.0]})
+    frame.write_parquet(tmp_path / "a.parquet")
+    frame.write_csv(tmp_path / "a.tsv", separator="\t")
+    (tmp_path / "a.csv.gz").write_bytes(gzip.compress(frame.write_csv().encode()))
+    (tmp_path / "a.dat").write_text("1::5::1.0\n2::5::2.0\n2::6::3.0\n")
+    for name, kw in (("a.parquet", {}), ("a.tsv", {}), ("a.csv.gz", {}),
+                     ("a.dat", {"has_header": False, "columns": ["user", "item", "rating"]})):
+        data = read_interactions(tmp_path / name, rating="rating", **kw)
+        assert sorted(data.to_frame().rows()) == [(1, 5, 1.0), (2, 5, 2.0), (2, 6, 3.0)], name
+    (tmp_path / "bad.dat").write_text("1::5::1.0\n2::5\n")
+    with pytest.raises(DataError, match=r"bad\.dat, line 2: expected 3 fields separated by '::', found 2"):
+        read_interactions(tmp_path / "bad.dat", has_header=False, columns=["user", "item", "rating"])

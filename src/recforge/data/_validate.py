@@ -215,10 +215,14 @@ def _features(frame: Any, vocab: np.ndarray, role: str) -> pl.DataFrame | None:
     if f.width < 2:
         raise DataError(f"{role}_features needs an id column followed by at least one feature column")
     idcol = f.columns[0]
-    dup = f.get_column(idcol).is_duplicated()
-    if dup.any():
-        row = _first_true(dup)
-        raise DataError(f"{role}_features row {row}, column {idcol!r}: duplicate {role} id {f[idcol][row]!r}")
+    repeat = f.get_column(idcol).is_first_distinct().not_()
+    if repeat.any():
+        row = _first_true(repeat)
+        first = _first_true(f.get_column(idcol) == f[idcol][row])
+        raise DataError(
+            f"{role}_features row {row}, column {idcol!r}: duplicate {role} id {f[idcol][row]!r} "
+            f"(first in row {first}); keep one row per {role}"
+        )
     ids = pl.Series(idcol, vocab)
     key = f.get_column(idcol)
     if ids.dtype != key.dtype:

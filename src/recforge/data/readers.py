@@ -195,7 +195,11 @@ def _read_repeated_sep(p: Path, sep: str, has_header: bool, columns: list[str] |
     names = columns or header or [f"column_{j + 1}" for j in range(n_fields)]
     if len(names) != n_fields:
         return None
-    return raw.select([pl.col(raw.columns[j * k]).alias(name) for j, name in enumerate(names)])
+    out = raw.select([pl.col(raw.columns[j * k]).alias(name) for j, name in enumerate(names)])
+    if out.null_count().sum_horizontal().item():
+        # a short line or an empty field: the slow path tells which (ragged -> named line)
+        return None
+    return out
 
 
 def _ragged_message(p: Path, sep: str, has_header: bool, exc: Exception) -> str:
