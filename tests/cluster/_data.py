@@ -13,9 +13,16 @@ import numpy as np
 
 def make_split(n_users: int = 600, n_items: int = 400, per_user: int = 30, seed: int = 0) -> Any:
     """``(train, valid, test)`` of a seeded synthetic log with clustered tastes."""
-    import polars as pl
-
     import recforge as rf
+
+    frame = make_frame(n_users, n_items, per_user, seed)
+    data = rf.Interactions.from_frame(frame, user="user", item="item", timestamp="timestamp", name="synthetic-clusters")
+    return rf.split.random_holdout(data, seed=seed)
+
+
+def make_frame(n_users: int = 600, n_items: int = 400, per_user: int = 30, seed: int = 0) -> Any:
+    """The log itself (polars: user, item, timestamp)."""
+    import polars as pl
 
     r = np.random.default_rng(seed)
     n_groups = 8
@@ -28,6 +35,4 @@ def make_split(n_users: int = 600, n_items: int = 400, per_user: int = 30, seed:
         chosen = r.choice(n_items, size=per_user, replace=False, p=w / w.sum())
         users.extend([u] * per_user)
         items.extend(chosen.tolist())
-    frame = pl.DataFrame({"user": users, "item": items, "timestamp": r.permutation(len(users)) + 1_000_000})
-    data = rf.Interactions.from_frame(frame, user="user", item="item", timestamp="timestamp", name="synthetic-clusters")
-    return rf.split.random_holdout(data, seed=seed)
+    return pl.DataFrame({"user": users, "item": items, "timestamp": r.permutation(len(users)) + 1_000_000})

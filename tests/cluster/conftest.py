@@ -40,6 +40,9 @@ RAY_TEST_ENV = {
     "RAY_health_check_failure_threshold": "3",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
+    # loopback-only throw-away cluster: no token authentication, whatever ~/.ray holds (a
+    # token left there by an earlier local ray.init() would turn it on for the head only)
+    "RAY_AUTH_MODE": "disabled",
 }
 
 
@@ -256,6 +259,8 @@ class LocalRayCluster:
 def ray_cluster() -> Iterator[LocalRayCluster]:
     """A running two-node Ray cluster (head + ``node1``, 1 CPU each)."""
     cluster = LocalRayCluster()
+    saved = {k: os.environ.get(k) for k in RAY_TEST_ENV}
+    os.environ.update(RAY_TEST_ENV)  # the drivers (this process, subprocesses) speak the same way
     try:
         cluster.start(n_nodes=2)
         yield cluster
@@ -265,3 +270,8 @@ def ray_cluster() -> Iterator[LocalRayCluster]:
         if ray.is_initialized():
             ray.shutdown()
         cluster.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -99,7 +99,10 @@ def test_worker_reports_to_the_shared_study(tmp_path: Path) -> None:
     assert res.state == "complete", res.error
     stored = optuna.load_study(study_name="s", storage=url).trials[0].intermediate_values
     assert [s for s, _ in res.intermediate] == [1, 2, 3]
-    assert stored == {s: v for s, v in res.intermediate}
+    from recforge.search.fidelity import is_rung_step
+
+    expected = {s: v for s, v in res.intermediate if is_rung_step(s)}  # only rung steps reach the pruner
+    assert expected and stored == expected
     assert worker.ready()[2] == os.getpid()
 
 
@@ -114,3 +117,13 @@ def test_worker_says_when_it_cannot_reach_the_storage(tmp_path: Path) -> None:
                      storage=url, study_name="s", trial_id=1)
     res = TrialWorker(TrialData(train, valid)).run(spec)
     assert res.state == "fail" and "cannot open the study storage" in (res.error or "") and url in (res.error or "")
+
+
+def test_ray_options_on_the_local_executor_are_refused() -> None:
+    from typer.testing import CliRunner
+
+    from recforge.cli import app
+
+    res = CliRunner().invoke(app, ["search", "--data", "ml-latest-small", "--split", "random:0.8,0.1,0.1",
+                                   "--budget", "10s", "--cpus-per-trial", "2", "--json"])
+    assert res.exit_code == 2 and "cpus_per_trial" in res.stderr and "Traceback" not in res.output

@@ -106,5 +106,8 @@ def get_executor(name: str = "local", **options: Any) -> Executor:
             if exc.name == "recforge.execution.ray":
                 raise ConfigError("the ray executor is not available in this installation yet") from exc
             raise ConfigError(f"the ray executor needs Ray: pip install 'recforge[ray]' ({exc})") from exc
-        return mod.RayExecutor(**options)  # type: ignore[no-any-return]
+        try:
+            return mod.RayExecutor(**options)  # type: ignore[no-any-return]
+        except TypeError as exc:  # an option RayExecutor does not take
+            raise ConfigError(f"ray executor: {exc}; see recforge.execution.ray.RayExecutor for its options") from exc
     raise ConfigError(f"unknown executor {name!r}; valid: local, ray")
