@@ -36,6 +36,14 @@ def test_vocab_is_fitted_on_train_only_and_oov_bucket_is_used_on_test() -> None:
     assert "zzz" not in vocab.vocabs["c"].tolist()
 
 
+def test_group_ids_keep_unseen_users_apart() -> None:
+    train = _log(pl.DataFrame({"y": [1, 0], "u": ["a", "a"]}), categorical=["u"], group="u")
+    test = _log(pl.DataFrame({"y": [1, 0, 1], "u": ["new1", "new2", "new1"]}), categorical=["u"], group="u")
+    enc = train.fit_vocab().transform(test)
+    assert enc.index[:, 0].tolist() == [0, 0, 0]  # both unseen: OOV code
+    assert enc.group is not None and enc.group.tolist() == [0, 1, 0]  # but distinct groups
+
+
 def test_offsets_fuse_fields_into_one_table_and_missing_is_a_value() -> None:
     df = pl.DataFrame({"y": [1, 0, 1], "a": ["x", None, "x"], "b": [3, 4, 3]})
     log = _log(df, categorical=["a", "b"])

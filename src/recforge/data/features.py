@@ -129,7 +129,8 @@ class EncodedLog:
         index: int32 (rows x fields), row index into the fused embedding table.
         value: float32 (rows x fields), 1 for categorical fields, the value for dense ones.
         label: float32 (rows,), 0/1.
-        group: int64 (rows,) group ids for group AUC (e.g. the user), or None.
+        group: int64 (rows,) group ids for group AUC (e.g. the user; from raw values, so
+            users unseen in training keep their own group), or None.
     """
 
     index: np.ndarray
@@ -463,8 +464,9 @@ class FeatureVocab:
                 value[:, j] = log_transform(col.to_numpy())
         group = None
         if self.group is not None:
-            gj = [f.name for f in self.fields].index(self.group)
-            group = index[:, gj].astype(np.int64)
+            # from the raw values, not the codes: unseen users must not share the OOV group
+            raw = log.frame.get_column(self.group).cast(pl.String).to_numpy()
+            group = np.unique(raw, return_inverse=True)[1].astype(np.int64)
         return EncodedLog(index, value, log.labels, group)
 
     # ------------------------------------------------------------------ persistence
