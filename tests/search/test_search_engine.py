@@ -191,3 +191,15 @@ def test_portfolio_is_tried_first_round_robin_over_families(split_data, oracles,
     res = _run(split_data, tmp_path, entries, pruner="none")
     assert [(t.family, t.params["quality"], t.source) for t in res.trials] == [
         ("oracle", 0.9, "portfolio"), ("closed-oracle", 0.7, "portfolio"), ("oracle", 0.8, "portfolio")]
+
+
+def test_data_rung_is_turned_off_when_it_costs_as_much_as_a_full_fit(split_data, oracles, tmp_path) -> None:
+    # The fit sleeps 0.3 s whatever the number of users: the quarter-users rung saves nothing.
+    space = {"closed-oracle": FamilySpace("closed-oracle", {"quality": Float(0.0, 1.0)},
+                                          fixed={"fit_sleep": 0.3}, fidelity="data")}
+    entries = [{"family": "closed-oracle", "params": {"quality": q}} for q in (0.9, 0.1, 0.95)]
+    res = _run(split_data, tmp_path, entries, spaces=space, refit=False)
+    assert [t.state for t in res.trials] == ["complete", "complete", "complete"]
+    full = len(split_data.train.active_users())
+    sizes = [n for name, _, n in oracles.FIT_LOG if name == "closed-oracle"]
+    assert sizes[1:] == [full, full, full] and sizes[0] < full

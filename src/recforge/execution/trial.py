@@ -87,6 +87,7 @@ class TrialResult:
     ended: float = 0.0
     duplicate_of: int | None = None  # set by the engine when it reuses an identical trial
     note: str | None = None  # e.g. an iterative fit stopped early by its time limit
+    rung_seconds: float = 0.0  # fit + evaluation time spent on low data-fraction rungs
 
     @property
     def work_seconds(self) -> float:
@@ -235,6 +236,7 @@ def run_trial(spec: TrialSpec, data: TrialData, reporter: Reporter | None = None
         # ---- data-fraction rungs (closed-form families)
         if spec.fidelity == "data" and use_reporter is not None and data.valid.history is None:
             for step, fraction in DATA_RUNGS:
+                t_rung = time.perf_counter()
                 sub_train, users = data.rung(fraction)
                 t = time.perf_counter()
                 model.fit(sub_train)
@@ -242,6 +244,7 @@ def run_trial(spec: TrialSpec, data: TrialData, reporter: Reporter | None = None
                 t = time.perf_counter()
                 value = _evaluate(model, data, spec.metric, users)
                 res.eval_seconds += time.perf_counter() - t
+                res.rung_seconds += time.perf_counter() - t_rung
                 if report(step, value):
                     res.state = "pruned"
                     res.value = value

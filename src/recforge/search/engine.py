@@ -317,6 +317,8 @@ class SearchEngine:
         self.overhead_cpu_ms: dict[int, float] = {}  # CPU time of the same (load-independent)
         self.best_value: float | None = None
         self._finished: dict[str, Any] = {}  # config key -> TrialResult of this session
+        self._rung_costs: dict[str, list[tuple[float, float]]] = {}  # family -> (rung s, full s)
+        self._data_rungs_off: set[str] = set()
         self.best_label = ""
 
     # -------------------------------------------------------------- study lifecycle
@@ -468,6 +470,8 @@ class SearchEngine:
                         in_flight[done_fut] = (trial, (time.perf_counter() - t_pre, time.thread_time() - c_pre))
                         continue
                     fidelity = self.space.families[fam].fidelity
+                    if fidelity == "data" and fam in self._data_rungs_off:
+                        fidelity = "none"
                     left = deadline - time.perf_counter()
                     spec = TrialSpec(
                         number=trial.number, family=fam, params=params, metric=cfg.metric,
@@ -494,6 +498,7 @@ class SearchEngine:
                     self.overhead_ms[trial.number] = (pre[0] + post[0] + result.report_seconds) * 1000.0
                     self.overhead_cpu_ms[trial.number] = (pre[1] + post[1] + result.report_cpu_seconds) * 1000.0
                     n_done += 1
+                    self._check_rung_cost(str(trial.params.get(FAMILY_PARAM)), result)
                     self._progress(trial.number, str(trial.params.get(FAMILY_PARAM)), result, deadline)
         except KeyboardInterrupt:
             for trial, _ in in_flight.values():
@@ -536,6 +541,26 @@ class SearchEngine:
             study.tell(trial, state=TrialState.PRUNED)
         else:
             study.tell(trial, state=TrialState.FAIL)
+
+    def _check_rung_cost(self, family: str, result: Any) -> None:
+        """Turn a family's data-fraction rung off when it does not pay for itself.
+
+        With reduction factor 3, one in three trials is promoted at the rung, so three trials
+        cost ``3 r + F`` with the rung and ``3 F`` without: the rung saves time only while a
+        rung costs less than two thirds of a full fit (``r < 2F/3``). Item-item models whose
+        cost grows with the catalogue rather than with the users can miss that.
+        """
+        if result.state != "complete" or result.rung_seconds <= 0 or family in self._data_rungs_off:
+            return
+        full = result.work_seconds - result.rung_seconds - result.latency_seconds
+        costs = self._rung_costs.setdefault(family, [])
+        costs.append((result.rung_seconds, max(full, 1e-9)))
+        r = sum(c[0] for c in costs) / len(costs)
+        f = sum(c[1] for c in costs) / len(costs)
+        if r > 2.0 * f / 3.0:
+            self._data_rungs_off.add(family)
+            self.log(f"search: {family}: a quarter-of-the-users rung takes {r:.1f}s against {f:.1f}s "
+                     "for a full fit; data-fraction rungs turned off for this family")
 
     def _init_best(self, study: Any) -> None:
         for rec in self.records(study):
