@@ -82,12 +82,15 @@ def test_search_survives_node_loss_and_uses_a_joining_node(ray_cluster: Any, pg_
     from recforge.execution.ray import RayExecutor
 
     train, valid, _ = make_split()
+    # a SQLite file cannot be shared by two nodes: refused before the study is even created
+    sqlite = tmp_path / "study.db"
+    with pytest.raises(ConfigError, match=r"SQLite file on this machine, but the Ray cluster .* has 2 nodes"):
+        rf.search(train, valid, budget="10s", storage=f"sqlite:///{sqlite}", executor="ray",
+                  address=ray_cluster.address, progress=False)
+    assert not sqlite.exists()
     logs: list[str] = []
     ex = RayExecutor(address=ray_cluster.address, poll_s=0.25, log=logs.append)
     assert len(ex.nodes()) == 2 and ex.slots() == 2
-    # a SQLite file cannot be shared by two nodes: refused before anything runs
-    with pytest.raises(ConfigError, match="2 nodes"):
-        ex.check_storage(f"sqlite:///{tmp_path / 'study.db'}")
     lost_node = _node_id(ray_cluster, "node1")
     head_node = _node_id(ray_cluster, "head")
     seen: dict[str, Any] = {}
