@@ -195,7 +195,7 @@ def test_itemknn_history_neighbourhood_and_row_normalisation(tiny: Interactions)
         expect = np.sort(S[i])[::-1][:k]
         np.testing.assert_allclose(kept, expect[expect > 0], atol=1e-6)
     Wn = ItemKNN(neighbours=k, shrink=1.0, neighbourhood="history",
-                 normalize_rows=True).fit(tiny).weights_.toarray()
+                 l1_normalize=True).fit(tiny).weights_.toarray()
     np.testing.assert_allclose(Wn, W / W.sum(axis=1, keepdims=True), atol=1e-6)
 
 
@@ -219,3 +219,21 @@ def test_models_attribute_access_is_lazy_and_registered() -> None:
     assert rf.models.EASE is EASE and rf.models.ItemKNN is ItemKNN and rf.models.BPR is BPR
     with pytest.raises(AttributeError, match="Nope"):
         _ = rf.models.Nope
+
+
+def test_itemknn_bars_variant_equals_reference_formula(tiny: Interactions) -> None:
+    """BARS/Open-CF-Benchmarks ItemKNN: cosine, top-k per candidate, l1-normalised rows,
+    ``pred = S @ (R - mean) + mean`` — computed here densely with numpy. (k = all items:
+    the top-k selection is checked separately, and binary data has many cosine ties.)"""
+    X = dense_x(tiny)
+    k = tiny.n_items
+    S = brute_cosine(X, 0.0)  # rows: candidate items
+    keep = np.zeros_like(S, dtype=bool)
+    for j in range(S.shape[0]):
+        keep[j, np.argsort(-S[j], kind="stable")[:k]] = True
+    S = np.where(keep, S, 0.0)
+    S = S / S.sum(axis=1, keepdims=True)
+    mean = X.mean(axis=0)
+    pred = (S @ (X - mean).T + mean[:, None]).T  # users x items
+    model = ItemKNN(neighbours=k, shrink=0.0, l1_normalize=True, average_bias=True).fit(tiny)
+    np.testing.assert_allclose(model.score_codes(np.arange(tiny.n_users)), pred, atol=1e-5)

@@ -135,8 +135,11 @@ class ItemKNNConfig(Config):
         neighbourhood: ``candidate`` keeps, for each candidate item, its ``neighbours`` most
             similar items (Dacrema et al.'s ItemKNNCF); ``history`` keeps, for each item a user
             interacted with, its most similar items (Deshpande & Karypis 2004).
-        normalize_rows: l1-normalise each history item's kept weights (Deshpande & Karypis's
-            similarity normalisation).
+        l1_normalize: l1-normalise each neighbourhood, i.e. the kept weights of one candidate
+            (``candidate`` mode, as in the BARS/Open-CF-Benchmarks ItemKNN) or of one history
+            item (``history`` mode, Deshpande & Karypis's similarity normalisation).
+        average_bias: score ``sum_i w_ij (x_ui - m_i) + m_j`` with ``m`` the items' mean
+            interaction (popularity / users), as the BARS ItemKNN's ``enable_average_bias``.
     """
 
     neighbours: int = param(100, low=1, high=100_000, doc="neighbours kept per item")
@@ -144,7 +147,8 @@ class ItemKNNConfig(Config):
     feature_weighting: str = param("none", choices=("none", "tfidf", "bm25"), doc="user re-weighting")
     normalize: bool = param(True, doc="cosine (True) or co-occurrence (False)")
     neighbourhood: str = param("candidate", choices=("candidate", "history"), doc="whose neighbours are kept")
-    normalize_rows: bool = param(False, doc="l1-normalise each history item's weights")
+    l1_normalize: bool = param(False, doc="l1-normalise each neighbourhood")
+    average_bias: bool = param(False, doc="centre on item means and add the candidate's mean")
 
 
 class ItemKNN(_ItemItemModel):
@@ -185,13 +189,28 @@ class ItemKNN(_ItemItemModel):
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_items, n_items), dtype=np.float32,
         )
-        W = Wt.T.tocsr() if cfg.neighbourhood == "candidate" else Wt
-        if cfg.normalize_rows:
-            s = np.asarray(W.sum(axis=1)).ravel()
+        if cfg.l1_normalize:  # rows of Wt are the neighbourhoods in both modes
+            s = np.asarray(Wt.sum(axis=1)).ravel()
             inv = np.divide(1.0, s, out=np.zeros_like(s, dtype=np.float64), where=s > 0)
-            W = sp.csr_matrix(sp.diags(inv.astype(np.float32)) @ W)
+            Wt = sp.csr_matrix(sp.diags(inv.astype(np.float32)) @ Wt)
+        W = Wt.T.tocsr() if cfg.neighbourhood == "candidate" else Wt.tocsr()
         W.sort_indices()
         self.weights_ = W
+        if cfg.average_bias:
+            mean = (np.asarray(self._seen_.sum(axis=0)).ravel() / max(1, self._seen_.shape[0])).astype(np.float32)
+            self.bias_ = (mean - np.asarray(W.T @ mean).ravel()).astype(np.float32)
+        else:
+            self.bias_ = np.zeros(n_items, dtype=np.float32)
+
+    def _score_history(self, history: sp.csr_matrix) -> np.ndarray:
+        return super()._score_history(history) + self.bias_[None, :]
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        return {**_sparse_state(self.weights_), "bias": self.bias_}
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.weights_ = _sparse_from_state(state)
+        self.bias_ = np.asarray(state["bias"], dtype=np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
