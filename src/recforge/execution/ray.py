@@ -310,15 +310,19 @@ class RayExecutor:
                 f" and {self.gpus_per_trial:g} GPU(s); nodes: {self.nodes()}; lower cpus_per_trial/gpus_per_trial"
             )
         self._grow()
-        # wait for the first workers, so start-up is not charged to the first trials
+        # wait for the workers, so start-up is not charged to the first trials; once one is
+        # ready, give the others 10 s more (a slot another job holds must not block the search)
         deadline = time.perf_counter() + self.start_timeout_s
         while self._starting and time.perf_counter() < deadline:
             self._pump(0.5)
-            if self._start_failures and not any(a.state != "starting" for a in self._actors.values()) and len(self._start_failures) >= 3:
+            ready = any(a.state != "starting" for a in self._actors.values())
+            if ready:
+                deadline = min(deadline, time.perf_counter() + 10.0)
+            elif len(self._start_failures) >= 3:
                 raise ConfigError(f"ray executor: workers cannot start on the cluster: {self._start_failures[-1]}")
         self.startup_seconds = time.perf_counter() - t
-        ready = sum(a.state != "starting" for a in self._actors.values())
-        self.log(f"ray: {ready} worker(s) ready on {len({a.node_id for a in self._actors.values() if a.node_id})}"
+        n_ready = sum(a.state != "starting" for a in self._actors.values())
+        self.log(f"ray: {n_ready} worker(s) ready on {len({a.node_id for a in self._actors.values() if a.node_id})}"
                  f" node(s) in {self.startup_seconds:.1f}s")
 
     def submit(self, spec: TrialSpec, reporter: Reporter | None = None) -> cf.Future[TrialResult]:
@@ -391,9 +395,16 @@ class RayExecutor:
 
     # ------------------------------------------------------------------ the pool
     def _grow(self) -> None:
-        """Start workers until the pool fills the slots the alive nodes offer."""
+        """Drop idle workers of dead nodes; start workers until the pool fills the alive slots."""
         self._last_poll = time.perf_counter()
-        target = self.slots()
+        nodes = self.nodes()
+        alive = {n["node_id"] for n in nodes}
+        with self._lock:
+            gone = [a for a in self._actors.values() if a.state == "idle" and a.node_id not in alive]
+        for actor in gone:  # found between trials: no trial is charged a retry for it
+            self.log(f"ray: node {str(actor.node_id)[:8]} is gone; dropping its idle worker")
+            self._drop(actor)
+        target = self.slots(nodes)
         with self._lock:
             missing = target - len(self._actors)
         if missing <= 0:
