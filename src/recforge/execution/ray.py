@@ -8,7 +8,8 @@ ask/tell and writes every result to the study; here we run :func:`run_trial` rem
   :class:`~recforge.execution.trial.TrialData`, shipped once through the object store, and
   runs one trial after another: a trial costs one actor method call (milliseconds) instead
   of a fresh Ray task with its process start-up and data transfer (about a second here).
-  Ray's own ``ActorPool`` is not used because it cannot grow, shrink or replace a dead actor.
+  Ray's ``ray.util.ActorPool`` is not used: it neither notices a dead actor nor resubmits the
+  work that actor lost, and this pool must follow the cluster's nodes as they come and go.
 * **Resources.** Each actor asks Ray for ``cpus_per_trial`` CPUs (and ``gpus_per_trial`` GPUs);
   the pool has one actor per slot the alive nodes offer (``max_workers`` caps it), so several
   trials are in flight and Ray sets each worker's ``OMP_NUM_THREADS``/``CUDA_VISIBLE_DEVICES``.
