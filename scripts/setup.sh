@@ -9,7 +9,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-python -m pip install -q -c constraints.txt "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
-python -m pip install -q -c constraints.txt -e ".[all,dev,ray]" 2>&1 | grep -v "^WARNING: Location" || true
+
+# pip, quietly; its output is shown (minus this machine's find-links noise) when it fails.
+pipq() {
+  local out
+  if ! out=$(python -m pip "$@" 2>&1); then
+    printf '%s\n' "$out" | grep -v "^WARNING: Location" >&2 || true
+    echo "setup: pip $* failed" >&2
+    return 1
+  fi
+}
+
+pipq install -q --upgrade pip
+pipq install -q -c constraints.txt "torch==2.13.0"
+pipq install -q -c constraints.txt -e ".[all,dev,ray]"
 python -c "import recforge, torch; print('recforge', recforge.__version__, '| torch', torch.__version__)"
