@@ -217,7 +217,8 @@ def test_bad_body_is_422_naming_field(clients, body: Any, field: str) -> None:
     assert any(field in [str(p) for p in loc] for loc in locs), locs
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b"not json", b'{"users": [1]'])
+@pytest.mark.parametrize("raw", [b"", b"{", b"\xff\xfe", b"not json", b'{"users": [1]', b"Infinity", b"NaN",
+                                 b'{"users": [1], "k": Infinity}', b'{"users": [-Infinity]}'])
 def test_broken_json_is_422(clients, raw: bytes) -> None:
     r = clients["ease"].post("/recommend", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text

@@ -17,13 +17,15 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import FastAPI, Path, Query
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
@@ -51,6 +53,17 @@ def _too_large(loc: tuple[str, ...], value: Any, limit: int, what: str) -> Reque
         "input": value if what == "value" else f"{len(value)} items",
         "ctx": {"le" if what == "value" else "max_length": limit},
     }])
+
+
+def _json_safe(obj: Any) -> Any:
+    """Replace NaN and infinities (which strict JSON cannot hold) by their text, recursively."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 def set_compute_threads(n: int) -> None:
@@ -107,6 +120,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         description=f"Serves the {eng.model.name} model from {settings.artifact}.",
         lifespan=lifespan,
     )
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler, except that an echoed input such as Infinity (accepted by
+        # Python's JSON parser, refused by the strict encoder) cannot turn a 422 into a 500
+        return JSONResponse(status_code=422, content={"detail": _json_safe(jsonable_encoder(exc.errors()))})
+
     app.state.engine = eng
     app.state.settings = settings
     app.state.metrics = metrics
@@ -125,19 +144,24 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         metrics.fallbacks.labels(reason).inc()
         return Recommendation(user=user, items=items, scores=scores, fallback=True, reason=reason)
 
+    def fast(body: Any) -> Response:
+        # a Response skips FastAPI's re-validation and jsonable_encoder pass; the body is a
+        # model built (and so validated) here, serialised by pydantic-core
+        return Response(body.model_dump_json(), media_type="application/json")
+
     @app.get("/recommend/{user_id}", response_model=Recommendation, responses=overload,
              summary="Top-k items for one user")
-    async def recommend_user(user_id: Annotated[str, Path(min_length=1, max_length=256)], k: K = 10) -> Recommendation:
-        code = int(eng.encode_users([user_id])[0])
+    async def recommend_user(user_id: Annotated[str, Path(min_length=1, max_length=256)], k: K = 10) -> Any:
+        code = eng.user_code(user_id)
         if code < 0:
-            return fallback(k, "unknown user", user_id)
+            return fast(fallback(k, "unknown user", user_id))
         rows = await batcher.submit((np.array([code], np.int64), k))
         items, scores = rows[0]
-        return Recommendation(user=eng.user_id(code), items=items, scores=scores)
+        return fast(Recommendation(user=eng.user_id(code), items=items, scores=scores))
 
     @app.post("/recommend", response_model=RecommendResponse, responses=overload,
               summary="Top-k for a batch of users, or for an anonymous item history")
-    async def recommend_batch(body: RecommendRequest) -> RecommendResponse:
+    async def recommend_batch(body: RecommendRequest) -> Any:
         if body.k > max_k:
             raise _too_large(("body", "k"), body.k, max_k, "value")
         if body.history is not None:
@@ -163,7 +187,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             else:
                 items, scores = next(it)
                 results.append(Recommendation(user=eng.user_id(c), items=items, scores=scores))
-        return RecommendResponse(model=eng.model.name, k=body.k, results=results)
+        return fast(RecommendResponse(model=eng.model.name, k=body.k, results=results))
 
     @app.get("/similar/{item_id}", response_model=SimilarResponse,
              responses={404: {"model": Problem, "description": "unknown item"}, 503: overload[503]},

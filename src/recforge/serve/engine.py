@@ -60,6 +60,7 @@ class Engine:
         self.retrieval = "model"
         self.retriever: Any = None
         self.index_info: dict[str, Any] | None = None
+        self._user_index: dict[str, int] | None = None
         self._choose_retrieval()
 
     # ------------------------------------------------------------------ set-up
@@ -122,6 +123,14 @@ class Engine:
         self.retrieval = want
 
     # ------------------------------------------------------------------ ids
+    def user_code(self, raw: str) -> int:
+        """Code of a user id given as text (from a URL); -1 when unknown. A dict hit is the
+        common case; misses go through the vocabulary's own conversion (e.g. ' 42')."""
+        if self._user_index is None:
+            self._user_index = {str(v): i for i, v in enumerate(self.user_ids.tolist())}
+        code = self._user_index.get(raw)
+        return code if code is not None else int(self.encode_users([raw])[0])
+
     def encode_users(self, raw: list[Any]) -> np.ndarray:
         if not raw:
             return np.zeros(0, np.int64)

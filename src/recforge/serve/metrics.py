@@ -51,6 +51,7 @@ class ServiceMiddleware:
         self.max_concurrency = max_concurrency
         self.exempt = frozenset(exempt)
         self.in_flight = 0
+        self._children: dict[tuple[str, str, str], Any] = {}  # labels() lookups are not free
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -87,5 +88,10 @@ class ServiceMiddleware:
             self.metrics.in_flight.dec()
             route = scope.get("route")
             label = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(label, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(label).observe(time.perf_counter() - start)
+            key = (label, scope["method"], str(status))
+            pair = self._children.get(key)
+            if pair is None:
+                pair = self._children[key] = (self.metrics.requests.labels(*key),
+                                              self.metrics.latency.labels(label))
+            pair[0].inc()
+            pair[1].observe(time.perf_counter() - start)
