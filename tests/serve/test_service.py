@@ -503,3 +503,38 @@ def test_fuzzed_paths_and_k_never_500(clients) -> None:
             assert r.status_code in (200, 404, 422), (route, uid, k, r.status_code, r.text)
 
     check()
+
+
+# ---------------------------------------------------------------------------- every model
+#: small settings per model (as in tests/models/test_protocol.py); other models use defaults
+_FAST: dict[str, dict[str, Any]] = {
+    "item-knn": {"neighbours": 10}, "rp3beta": {"neighbours": 10}, "ease": {"l2": 10.0},
+    "als": {"factors": 8, "iterations": 3}, "bpr": {"factors": 8, "iterations": 5},
+    "two-stage": {"retriever": "most-popular", "n_candidates": 10, "ranker": "lr",
+                  "ranker_params": '{"epochs": 2, "batch_size": 256, "threads": 1}'},
+    "mult-vae": {"epochs": 2, "hidden": 16, "latent": 8, "batch_size": 16},
+    "lightgcn": {"epochs": 2, "dim": 8, "n_layers": 2, "batch_size": 64, "lr": 0.01},
+    "sasrec": {"epochs": 2, "dim": 8, "max_len": 5, "n_layers": 1, "batch_size": 16},
+    "two-tower": {"epochs": 2, "dim": 8, "hidden": "16", "batch_size": 32},
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", registry.names("topk"))
+def test_every_registered_model_serves_its_own_lists(name: str, tmp_path: Path) -> None:
+    cls = registry.get(name)
+    if "neural" in cls.tags:
+        pytest.importorskip("torch")
+    r = np.random.default_rng(5)
+    n = 480
+    df = pl.DataFrame({"user": r.integers(0, 40, n) * 10, "item": r.integers(0, 30, n) + 100,
+                       "timestamp": np.arange(n) + 1_000_000})
+    data = Interactions.from_frame(df, user="user", item="item", timestamp="timestamp", duplicates="keep_last")
+    model = cls(**_FAST.get(name, {})).fit(data)
+    c = TestClient(create_app(Settings(artifact=rf.save(model, tmp_path / name))))
+    users = data.user_ids[:4].tolist()
+    body = c.post("/recommend", json={"users": users, "k": 5}).json()
+    expect = model.recommend(users, k=5)
+    for j, res in enumerate(body["results"]):
+        assert res["items"] == expect.items[j][expect.item_codes[j] >= 0].tolist(), (name, res)
+        np.testing.assert_allclose(res["scores"], expect.scores[j][expect.item_codes[j] >= 0], rtol=1e-4, atol=1e-5)
