@@ -5,6 +5,9 @@ seeded batches for every backend), median milliseconds per batch:
 
 - Mult-VAE on ml-latest-small: the model's own path (``recommend_codes``: torch sparse mm,
   numpy mask + top-k) vs :class:`recforge.serve.compiled.MultVAEScorer` eager vs compiled;
+- EASE on ml-latest-small: the model's own path (scipy sparse @ dense B) vs
+  :class:`~recforge.serve.compiled.ItemItemScorer` (``embedding_bag`` over B's rows) eager
+  vs compiled;
 - ALS (64 factors) on gowalla: the model's numpy path vs FAISS ``IndexFlatIP`` (the service's
   default) vs :class:`~recforge.serve.compiled.TorchScorer` eager vs compiled.
 
@@ -68,7 +71,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=30)
     ap.add_argument("--quick", action="store_true", help="fewer epochs/iterations")
-    ap.add_argument("--models", default="mult-vae,als")
+    ap.add_argument("--models", default="mult-vae,ease,als")
     ap.add_argument("--threads", type=int, default=1, help="compute threads, as 'recforge serve --threads'")
     args = ap.parse_args()
 
@@ -98,6 +101,19 @@ def main() -> None:
         run("mult-vae", model, {"model path": lambda u: model.recommend_codes(u, 10),
                                 "torch eager": lambda u: eager.topk(u, 10),
                                 "torch.compile": lambda u: comp.topk(u, 10)}, args.reps)
+    if "ease" in args.models:
+        data = rf.datasets.load("ml-latest-small")
+        model = registry.create("ease", {"l2": 500.0}).fit(data)
+        eager = make_scorer(model)
+        t0 = time.perf_counter()
+        comp = make_scorer(model, compile=True)
+        comp.topk(np.arange(3), 10)
+        comp.topk(np.arange(32), 10)
+        print(f"\n== ease on ml-latest-small ({data.n_items} items): cold torch.compile "
+              f"{time.perf_counter() - t0:.1f} s (two batch shapes)", flush=True)
+        run("ease", model, {"model path (scipy)": lambda u: model.recommend_codes(u, 10),
+                            "torch eager": lambda u: eager.topk(u, 10),
+                            "torch.compile": lambda u: comp.topk(u, 10)}, args.reps)
     if "als" in args.models:
         data = rf.datasets.load("gowalla", path=str(GOWALLA))
         model = registry.create("als", {"factors": 64, "iterations": 3 if args.quick else 10, "seed": 0}).fit(data)
