@@ -26,7 +26,14 @@ def make_progress(description: str = "") -> Any:
     if not enabled():
         return None
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn(f"[bold]{description}" if description else "{task.description}"),
@@ -34,7 +41,6 @@ def make_progress(description: str = "") -> Any:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}" if False else ""),
         console=Console(stderr=True),
         transient=True,
     )

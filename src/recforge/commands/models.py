@@ -99,14 +99,14 @@ def register(app: typer.Typer) -> None:
             from recforge.evaluation import parse_metrics
 
             if ctr.is_ctr(data, model, artifact, fields):  # CTR models on feature logs (issue 5)
-                res = ctr.evaluate(data, path, split, seed,
-                                   ctr.DEFAULT_METRICS if metrics == "ndcg@10,recall@20" else metrics,
-                                   model, artifact, param, on, fields)
+                ctr_res = ctr.evaluate(data, path, split, seed,
+                                       ctr.DEFAULT_METRICS if metrics == "ndcg@10,recall@20" else metrics,
+                                       model, artifact, param, on, fields)
                 if json_out:
-                    print_json(res)
+                    print_json(ctr_res)
                 else:
-                    typer.echo(f"{res['model']} on {data} ({split}, {on}, {res['n_rows']:,} rows): "
-                               + ", ".join(f"{k}={v:.4f}" for k, v in res["metrics"].items()))
+                    typer.echo(f"{ctr_res['model']} on {data} ({split}, {on}, {ctr_res['n_rows']:,} rows): "
+                               + ", ".join(f"{k}={v:.4f}" for k, v in ctr_res["metrics"].items()))
                 return
 
             if (model is None) == (artifact is None):
