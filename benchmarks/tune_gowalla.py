@@ -21,9 +21,9 @@ GRID: dict[str, list[dict[str, object]]] = {
         {"neighbours": 200, "shrink": 0.0},
         {"neighbours": 500, "shrink": 0.0},
         {"neighbours": 1000, "shrink": 0.0},
-        {"neighbours": 500, "shrink": 10.0},
-        {"neighbours": 500, "shrink": 0.0, "feature_weighting": "bm25"},
-        {"neighbours": 500, "shrink": 0.0, "feature_weighting": "tfidf"},
+        {"neighbours": 200, "shrink": 0.0, "neighbourhood": "history"},
+        {"neighbours": 200, "shrink": 0.0, "neighbourhood": "history", "normalize_rows": True},
+        {"neighbours": 200, "shrink": 10.0, "feature_weighting": "bm25"},
     ],
     "rp3beta": [
         {"neighbours": 200, "alpha": 1.0, "beta": 0.5},
@@ -31,7 +31,6 @@ GRID: dict[str, list[dict[str, object]]] = {
     ],
     "bpr": [
         {"factors": 128, "learning_rate": 0.05, "regularization": 0.001, "iterations": 300},
-        {"factors": 128, "learning_rate": 0.1, "regularization": 0.0001, "iterations": 300},
     ],
     "ease": [{"l2": 80.0}],
 }
@@ -42,13 +41,17 @@ def main() -> None:
     ap.add_argument("--models", default="item-knn,bpr")
     ap.add_argument("--path", default="/work/shared/datasets/lightgcn-gowalla")
     ap.add_argument("--every", type=int, default=50)
+    ap.add_argument("--only", default="", help="indices into the grid, e.g. 3,4")
     args = ap.parse_args()
     data = datasets.load("gowalla", path=args.path, files=["train.txt", "test.txt"])
     parts = split.apply(data, "files:train.txt,test.txt")
     inner = split.random_holdout(parts.train, (0.9, 0.0, 0.1), seed=0)
     tr, va = inner.train, inner.test
     for name in args.models.split(","):
-        for params in GRID[name]:
+        grid = GRID[name]
+        if args.only:
+            grid = [grid[int(i)] for i in args.only.split(",")]
+        for params in grid:
             cls = registry.get(name)
             extra = {"valid_every": args.every, "valid_metric": "recall@20"} if "valid_every" in cls.config_class.field_names() else {}
             model = registry.create(name, {**params, **extra})
