@@ -58,6 +58,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on the recforge side")
+    ap.add_argument("--concurrent", action="store_true",
+                    help="run the peer at the same time as recforge (same machine load for both)")
     ap.add_argument("--fp32-check", action="store_true",
                     help="with --bf16: also fit recforge in float32 and print its test AUC")
     ap.add_argument("--peer-python", default="/work/peers/deepctr/bin/python")
@@ -92,21 +94,26 @@ def main() -> None:
                           "patience": 2, "seed": args.seed, "threads": args.threads, "bf16": args.bf16}
                 if model_name == "dcn-v2":
                     params["cross_layers"] = args.cross_layers
-                t0 = time.perf_counter()
+                peer_cmd = [args.peer_python, str(REPO / "benchmarks" / "_deepctr_peer.py"), str(d), model_name]
+                peer_proc = None
+                if args.concurrent:  # both sides share the same (loaded) machine at the same time
+                    peer_proc = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                t_peer = t0 = time.perf_counter()
                 m = create(model_name, params).fit(train, valid)
                 ours_wall = time.perf_counter() - t0
                 ours = m.evaluate(test, ["auc", "logloss"])
                 fp32_auc = None
                 if args.bf16 and args.fp32_check:  # same run in float32: bf16 is only worth it if AUC is unchanged
                     fp32_auc = create(model_name, {**params, "bf16": False}).fit(train, valid).evaluate(test, ["auc"])["auc"]
-                t0 = time.perf_counter()
-                proc = subprocess.run([args.peer_python, str(REPO / "benchmarks" / "_deepctr_peer.py"), str(d), model_name],
-                                      capture_output=True, text=True, check=False)
-                peer_wall = time.perf_counter() - t0
-                if proc.returncode != 0:
-                    print(proc.stderr[-3000:], file=sys.stderr)
+                if peer_proc is None:
+                    t_peer = time.perf_counter()
+                    peer_proc = subprocess.Popen(peer_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                peer_out, peer_err = peer_proc.communicate()
+                peer_wall = time.perf_counter() - t_peer
+                if peer_proc.returncode != 0:
+                    print(peer_err[-3000:], file=sys.stderr)
                     raise SystemExit(f"peer failed on {ds}/{model_name}")
-                peer = json.loads(proc.stdout.strip().splitlines()[-1])
+                peer = json.loads(peer_out.strip().splitlines()[-1])
                 row = {
                     "dataset": ds, "model": model_name,
                     "auc": ours["auc"], "peer_auc": peer["test_auc"], "auc_diff": ours["auc"] - peer["test_auc"],
