@@ -157,19 +157,23 @@ def _timestamps(df: pl.DataFrame, col: str, where: _Where) -> pl.Series:
     return num.floor().cast(pl.Int64)
 
 
-def _encode_column(s: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+def _encode_column(s: pl.Series, bounds: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Sorted vocabulary and int32 codes (position of each value in the vocabulary).
 
     Non-negative integer ids with a moderate maximum use a presence table (O(n + max),
     no sort of the column); strings are mapped through a polars Enum of the sorted unique
-    values (hash lookup); anything else falls back to a dense rank.
+    values (hash lookup); anything else falls back to a dense rank. ``bounds`` are the
+    column's (min, max) when already known (saves two passes).
     """
     if s.dtype.is_numeric():
         s = s.cast(pl.Int64)
         arr = s.to_numpy()
         n = arr.shape[0]
-        hi = int(arr.max()) if n else 0
-        lo = int(arr.min()) if n else 0
+        if bounds is not None:
+            lo, hi = bounds
+        else:
+            hi = int(arr.max()) if n else 0
+            lo = int(arr.min()) if n else 0
         if lo >= 0 and hi < max(8 * n, 1 << 22):
             # the ids are validated non-negative before we get here
             present = np.zeros(hi + 1, dtype=bool)
@@ -260,6 +264,69 @@ def encode_and_validate(
             f"{source or 'data'}: no interactions (empty input); give at least one row with a "
             "user and an item"
         )
+    stats = _clean_stats(frame, user, item, rating, timestamp)
+    r = t = None
+    if stats is not None:
+        # every check passed in one fused pass (the common case: integer ids, numeric
+        # ratings, integer timestamps, nothing missing); no per-check passes needed
+        if rating is not None:
+            r = frame.get_column(rating).cast(pl.Float64)
+        if timestamp is not None:
+            t = frame.get_column(timestamp).cast(pl.Int64)
+    else:
+        r, t = _checked_columns(frame, user, item, rating, timestamp, where)
+    u_raw, i_raw = frame.get_column(user), frame.get_column(item)
+    if n_users is not None:
+        user_vocab, ucodes = _pre_encoded(u_raw, n_users, "user", where)
+    else:
+        user_vocab, ucodes = _encode_column(u_raw, None if stats is None else stats[user])
+    if n_items is not None:
+        item_vocab, icodes = _pre_encoded(i_raw, n_items, "item", where)
+    else:
+        item_vocab, icodes = _encode_column(i_raw, None if stats is None else stats[item])
+    return _finish(frame, ucodes, icodes, user_vocab, item_vocab, r, t, user=user, item=item,
+                   u_raw=u_raw, i_raw=i_raw, duplicates=duplicates, where=where, source=source,
+                   user_features=user_features, item_features=item_features, name=name)
+
+
+def _clean_stats(frame: pl.DataFrame, user: str, item: str, rating: str | None,
+                 timestamp: str | None) -> dict[str, tuple[int, int]] | None:
+    """``{id column: (min, max)}`` when every validation rule holds, else ``None``.
+
+    Only for the common dtypes (integer ids, integer/float ratings, integer timestamps):
+    one polars ``select`` of aggregates (null counts, minima, maxima, any NaN/inf), which
+    polars evaluates in parallel over the columns, instead of one pass per rule. ``None``
+    means "run the rule-by-rule checks", which name the first offending row.
+    """
+    if not (frame.schema[user].is_integer() and frame.schema[item].is_integer()):
+        return None
+    if rating is not None and not frame.schema[rating].is_numeric():
+        return None
+    if timestamp is not None and not frame.schema[timestamp].is_integer():
+        return None
+    exprs = []
+    for i, col in enumerate((user, item)):
+        c = pl.col(col)
+        exprs += [c.null_count().alias(f"n{i}"), c.min().alias(f"lo{i}"), c.max().alias(f"hi{i}")]
+    if rating is not None:
+        c = pl.col(rating).cast(pl.Float64)
+        exprs += [c.null_count().alias("nr"), c.min().alias("lor"),
+                  c.is_finite().not_().any().alias("badr")]
+    if timestamp is not None:
+        exprs.append(pl.col(timestamp).null_count().alias("nt"))
+    row = frame.select(exprs).row(0, named=True)
+    if row["n0"] or row["n1"] or row["lo0"] < 0 or row["lo1"] < 0:
+        return None
+    if rating is not None and (row["nr"] or row["badr"] or row["lor"] < 0):
+        return None
+    if timestamp is not None and row["nt"]:
+        return None
+    return {user: (int(row["lo0"]), int(row["hi0"])), item: (int(row["lo1"]), int(row["hi1"]))}
+
+
+def _checked_columns(frame: pl.DataFrame, user: str, item: str, rating: str | None,
+                     timestamp: str | None, where: _Where) -> tuple[pl.Series | None, pl.Series | None]:
+    """Rule-by-rule validation (raises on the first offending row); ratings and timestamps."""
     _check_ids(frame, user, "user", where)
     _check_ids(frame, item, "item", where)
     r = t = None
@@ -274,15 +341,15 @@ def encode_and_validate(
             )
     if timestamp is not None:
         t = _timestamps(frame, timestamp, where)
-    u_raw, i_raw = frame.get_column(user), frame.get_column(item)
-    if n_users is not None:
-        user_vocab, ucodes = _pre_encoded(u_raw, n_users, "user", where)
-    else:
-        user_vocab, ucodes = _encode_column(u_raw)
-    if n_items is not None:
-        item_vocab, icodes = _pre_encoded(i_raw, n_items, "item", where)
-    else:
-        item_vocab, icodes = _encode_column(i_raw)
+    return r, t
+
+
+def _finish(frame: pl.DataFrame, ucodes: np.ndarray, icodes: np.ndarray, user_vocab: np.ndarray,
+            item_vocab: np.ndarray, r: pl.Series | None, t: pl.Series | None, *, user: str,
+            item: str, u_raw: pl.Series, i_raw: pl.Series, duplicates: str, where: _Where,
+            source: str | None, user_features: Any, item_features: Any,
+            name: str | None) -> Interactions:
+    """Duplicate-pair handling and the :class:`Interactions` of validated, encoded columns."""
     r_np = None if r is None else r.to_numpy().astype(np.float32)
     t_np = None if t is None else t.to_numpy()
     report = PreprocessReport()

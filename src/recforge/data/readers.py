@@ -53,6 +53,7 @@ def read_table(
     columns: list[str] | None = None,
     schema_overrides: dict[str, Any] | None = None,
     encoding: str = "utf8",
+    _typed_hint: dict[str, Any] | None = None,
 ) -> tuple[pl.DataFrame, int]:
     """Read a delimited text (optionally gzip-compressed) or Parquet file.
 
@@ -63,6 +64,8 @@ def read_table(
         has_header: whether line 1 holds column names.
         columns: names for the columns (required in practice for headerless files).
         schema_overrides: polars dtypes for some columns (skips type inference for them).
+        _typed_hint: internal (``read_interactions``): dtypes tried first for some columns;
+            a file that does not parse with them is read as if no hint were given.
 
     Returns:
         ``(frame, line number of the frame's row 0)``; the line number is 0 for Parquet.
@@ -88,18 +91,32 @@ def read_table(
     first = 2 if has_header else 1
     if len(sep) > 1:
         return _read_multichar(p, sep, has_header, columns, encoding), first
+    parse_errors = (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.NoDataError)
     try:
-        df = pl.read_csv(
-            p,
-            separator=sep,
-            has_header=has_header,
-            new_columns=columns,
-            schema_overrides=schema_overrides,
-            encoding=encoding,
-            infer_schema_length=10000,
-            quote_char='"',
-        )
-    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.NoDataError) as exc:
+        df = None
+        if _typed_hint:
+            # Fast path: the expected types of the interaction columns are given, so polars
+            # skips type inference for them. If the file does not fit them (string ids,
+            # float or ISO-date timestamps...) the inferred read below gives exactly the
+            # frame this function returned without the hint.
+            try:
+                df = pl.read_csv(p, separator=sep, has_header=has_header, new_columns=columns,
+                                 schema_overrides={**(schema_overrides or {}), **_typed_hint},
+                                 encoding=encoding, infer_schema_length=10000, quote_char='"')
+            except parse_errors:
+                df = None
+        if df is None:
+            df = pl.read_csv(
+                p,
+                separator=sep,
+                has_header=has_header,
+                new_columns=columns,
+                schema_overrides=schema_overrides,
+                encoding=encoding,
+                infer_schema_length=10000,
+                quote_char='"',
+            )
+    except parse_errors as exc:
         # The fast path failed (ragged line, mixed types beyond the inference window):
         # re-read everything as text, which cannot fail on types, and let the validator
         # name the offending row and column.
@@ -217,6 +234,32 @@ def _ragged_message(p: Path, sep: str, has_header: bool, exc: Exception) -> str:
     return f"{p}: could not be parsed as {sep!r}-separated text ({exc})"
 
 
+def _interaction_types(path: str | os.PathLike[str], sep: str | None, has_header: bool,
+                       columns: list[str] | None, wanted: dict[str | None, Any]) -> dict[str, Any] | None:
+    """polars types to try first for the interaction columns named in a file's header.
+
+    Integer ids, float ratings and integer timestamps are by far the commonest layout;
+    giving polars these types saves its inference pass. ``None`` (no hint) for headerless
+    files, Parquet, multi-character separators and headers that are not plain names.
+    """
+    p = Path(path)
+    if not has_header or columns is not None or not p.is_file() or p.stat().st_size == 0:
+        return None
+    suffix = _base_suffix(p)
+    if suffix in (".parquet", ".pq") or (p.suffix.lower() in _COMPRESSED and p.suffix.lower() not in (".gz", ".gzip")):
+        return None
+    head = _first_line(p).rstrip("\r\n")
+    if sep is None:
+        sep = _SUFFIX_SEP.get(suffix) or sniff_separator(p)
+    if len(sep) != 1 or '"' in head:
+        return None
+    names = head.split(sep)
+    if len(set(names)) != len(names):
+        return None
+    hint = {col: dtype for col, dtype in wanted.items() if col is not None and col in names}
+    return hint or None
+
+
 def read_interactions(
     path: str | os.PathLike[str],
     *,
@@ -248,7 +291,9 @@ def read_interactions(
         >>> data = read_interactions("ratings.csv", user="userId", item="movieId",
         ...                          rating="rating", timestamp="timestamp")  # doctest: +SKIP
     """
-    df, offset = read_table(path, sep=sep, has_header=has_header, columns=columns)
+    hint = _interaction_types(path, sep, has_header, columns,
+                              {user: pl.Int64, item: pl.Int64, rating: pl.Float64, timestamp: pl.Int64})
+    df, offset = read_table(path, sep=sep, has_header=has_header, columns=columns, _typed_hint=hint)
     return Interactions.from_frame(
         df,
         user=user,
