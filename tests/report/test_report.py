@@ -33,6 +33,8 @@ def _run_dir(tmp_path: Path, small_data) -> Path:  # type: ignore[no-untyped-def
             "value": 0.1 + 0.01 * i, "state": "pruned" if i == 3 else "complete",
             "start": 100.0 + i, "end": 100.5 + i, "latency_ms": 0.5 + i, "memory_mb": 1.0,
         })
+    trials.append({"number": 6, "family": "ease", "params": {}, "value": None, "state": "waiting",
+                   "started": None, "ended": None})
     (run / "trials.json").write_text(json.dumps(trials))
     (run / "summary.json").write_text(json.dumps({
         "data": "synthetic", "split": "leave-last:1", "metric": "ndcg@10", "direction": "maximize",
@@ -55,7 +57,10 @@ def test_report_has_every_section(tmp_path: Path, small_data) -> None:  # type: 
     assert text.count("plotly.js v") >= 1
     assert not re.search(r'<script[^>]+src="https?://', text)
     # 1 pruned, 5 complete in the trial note
-    assert "6 trials: 5 complete, 1 pruned" in text
+    assert "7 trials: 5 complete, 1 pruned" in text
+    # x axis is seconds since the first started trial (not epoch seconds)
+    xs = [float(x) for x in re.findall(r'"x":\[([0-9.e+-]+)', text)]
+    assert xs and max(xs) < 100, xs
 
 
 def test_popularity_bias_of_most_popular_is_top_decile(small_data) -> None:  # type: ignore[no-untyped-def]

@@ -42,5 +42,5 @@ def final_stats(model: Any, train: Interactions, test: Interactions, *,
             "interaction_share": inter_share.round(6).tolist(),
             "k": k,
         },
-        "dataset": train.concat(test).summary(),
+        "dataset": {**train.concat(test).summary(), "name": (train.name or "data").split(":")[0]},
     }

@@ -117,7 +117,8 @@ def build_report(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | 
         sections.append(f"<h2>{html.escape(title)}</h2>{note}<div class='rf-plot'>{div}</div>")
 
     done = [t for t in trials if _num(t.get("value")) is not None and t.get("state", "complete").lower() == "complete"]
-    t0 = min((_time(t, "start") or 0.0 for t in trials), default=0.0)
+    starts = [v for v in (_time(t, "start") for t in trials) if v is not None]
+    t0 = min(starts, default=0.0)  # waiting trials (never started) have no start time
 
     # 1. best so far against time
     if done:
