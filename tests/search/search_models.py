@@ -33,6 +33,7 @@ class OracleConfig(Config):
     fail: bool = param(False)
     seed: int = param(0, low=0)
     marker: str = param("")
+    scale_with_users: bool = param(False)  # fit_sleep x fraction of users in the training data
 
 
 class _OracleBase(Recommender):
@@ -97,8 +98,10 @@ class ClosedOracle(_OracleBase):
 
     def _fit(self, train: Interactions, valid: Interactions | None, callback: EpochCallback | None) -> None:
         self._prepare(train, valid)
-        if self.config.fit_sleep:  # type: ignore[attr-defined]
-            time.sleep(self.config.fit_sleep)  # type: ignore[attr-defined]
+        cfg = self.config
+        if cfg.fit_sleep:  # type: ignore[attr-defined]
+            share = len(train.active_users()) / train.n_users if cfg.scale_with_users else 1.0  # type: ignore[attr-defined]
+            time.sleep(cfg.fit_sleep * share)  # type: ignore[attr-defined]
 
 
 def write_portfolio(path: Path, entries: list[dict]) -> Path:

@@ -55,8 +55,12 @@ def test_asha_prunes_weak_iterative_trials_after_one_epoch(split_data, oracles, 
 
 
 def test_data_fraction_rung_fits_a_quarter_of_the_users_first(split_data, oracles, tmp_path) -> None:
+    # the fit costs 0.4 s x the share of users: the rung is worth it and stays on
+    space = {"closed-oracle": FamilySpace("closed-oracle", {"quality": Float(0.0, 1.0)},
+                                          fixed={"fit_sleep": 0.4, "scale_with_users": True},
+                                          fidelity="data")}
     entries = [{"family": "closed-oracle", "params": {"quality": q}} for q in (0.9, 0.05, 0.95)]
-    res = _run(split_data, tmp_path, entries)
+    res = _run(split_data, tmp_path, entries, spaces=space)
     assert [t.state for t in res.trials] == ["complete", "pruned", "complete"]
     n_valid_users = int(((split_data.train.user_counts() > 0)[split_data.valid.active_users()]).sum())
     quarter = round(n_valid_users * 0.25)
