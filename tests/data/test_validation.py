@@ -260,3 +260,13 @@ def test_string_and_integer_ids_encode_to_sorted_vocabularies():
     assert data.user.tolist() == [1, 0, 2, 0] and data.item.tolist() == [2, 0, 1, 2]
     big = Interactions.from_frame(pl.DataFrame({"u": [10**12, 5], "i": [1, 2]}), user="u", item="i")
     assert big.user_ids.tolist() == [5, 10**12] and big.user.tolist() == [1, 0]
+
+
+def test_rating_too_large_for_float32_names_line_and_column(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from recforge.data import read_interactions
+    from recforge.errors import DataError
+
+    p = tmp_path / "big.csv"
+    p.write_text("user,item,rating\n1,10,4\n2,11,1e39\n")
+    with pytest.raises(DataError, match=r"big.csv, line 3, column 'rating'.*too large"):
+        read_interactions(p, rating="rating")

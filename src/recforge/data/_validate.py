@@ -14,6 +14,7 @@ import polars as pl
 from recforge.data.interactions import Interactions, PreprocessReport
 from recforge.errors import DataError
 
+_F32_MAX = float(np.finfo(np.float32).max)
 _DUP_POLICIES = ("keep_last", "sum", "error", "keep_all")
 
 
@@ -310,14 +311,14 @@ def _clean_stats(frame: pl.DataFrame, user: str, item: str, rating: str | None,
         exprs += [c.null_count().alias(f"n{i}"), c.min().alias(f"lo{i}"), c.max().alias(f"hi{i}")]
     if rating is not None:
         c = pl.col(rating).cast(pl.Float64)
-        exprs += [c.null_count().alias("nr"), c.min().alias("lor"),
+        exprs += [c.null_count().alias("nr"), c.min().alias("lor"), c.max().alias("hir"),
                   c.is_finite().not_().any().alias("badr")]
     if timestamp is not None:
         exprs.append(pl.col(timestamp).null_count().alias("nt"))
     row = frame.select(exprs).row(0, named=True)
     if row["n0"] or row["n1"] or row["lo0"] < 0 or row["lo1"] < 0:
         return None
-    if rating is not None and (row["nr"] or row["badr"] or row["lor"] < 0):
+    if rating is not None and (row["nr"] or row["badr"] or row["lor"] < 0 or row["hir"] > _F32_MAX):
         return None
     if timestamp is not None and row["nt"]:
         return None
@@ -338,6 +339,13 @@ def _checked_columns(frame: pl.DataFrame, user: str, item: str, rating: str | No
             raise DataError(
                 f"{where(row, rating)}: negative rating/weight {r[row]}; weights must be >= 0 "
                 "(shift the scale or drop the row)"
+            )
+        big = r > _F32_MAX
+        if big.any():
+            row = _first_true(big)
+            raise DataError(
+                f"{where(row, rating)}: rating/weight {r[row]} is too large (weights are stored "
+                f"as float32, at most {_F32_MAX:.3g}); rescale the column"
             )
     if timestamp is not None:
         t = _timestamps(frame, timestamp, where)
