@@ -304,7 +304,9 @@ class RayExecutor:
         options: dict[str, Any] = {"num_cpus": self.cpus_per_trial, "max_restarts": 0, "max_task_retries": 0}
         if self.gpus_per_trial > 0:
             options["num_gpus"] = self.gpus_per_trial
+        self._remote_options = dict(options)
         self._remote_cls = ray.remote(TrialWorker).options(**options)
+        self._remote_base = ray.remote(TrialWorker)
         if self.slots() < 1:
             raise ConfigError(
                 f"ray executor: no node of the cluster can hold a trial asking for {self.cpus_per_trial:g} CPU(s)"
@@ -414,7 +416,9 @@ class RayExecutor:
         if self._pin is not None:
             options["resources"] = {f"node:{self._pin}": 0.001}
         for _ in range(missing):
-            handle = self._remote_cls.options(**options).remote(self._data_ref) if options else self._remote_cls.remote(self._data_ref)
+            # an options wrapper has no .options() of its own: merge onto the plain actor class
+            handle = (self._remote_base.options(**{**self._remote_options, **options}).remote(self._data_ref)
+                      if options else self._remote_cls.remote(self._data_ref))
             self._n_created += 1
             actor = _Actor(handle=handle, key=f"w{self._n_created}")
             with self._lock:
