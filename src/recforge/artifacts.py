@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from recforge.data.store import sha256_file as _sha256
 from recforge.errors import ArtifactError, RecforgeError
 
 FORMAT = "recforge-artifact"
@@ -45,13 +46,6 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 __all__ = ["ArtifactError", "add_files", "load", "read_extra", "read_manifest", "save"]
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _manifest_digest(manifest: dict[str, Any]) -> str:

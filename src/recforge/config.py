@@ -177,3 +177,19 @@ def parse_params(items: list[str] | None) -> dict[str, str]:
             raise ConfigError(f"--param expects KEY=VALUE, got {raw!r}")
         out[key] = value.strip()
     return out
+
+
+def build_config(owner: type, config_class: type[Config], config: Config | None,
+                 params: dict[str, Any]) -> Config:
+    """The config of a model: ``config`` as given, or one built from keyword ``params``.
+
+    Shared by every model base class (top-K and CTR): exactly one of the two may be given,
+    and a given config must be of the model's config class.
+    """
+    if config is not None and params:
+        raise ConfigError(f"{owner.__name__}: pass either a config or parameters, not both")
+    if config is not None and not isinstance(config, config_class):
+        raise ConfigError(
+            f"{owner.__name__} expects a {config_class.__name__}, got {type(config).__name__}"
+        )
+    return config if config is not None else config_class.from_dict(params)

@@ -12,7 +12,6 @@ write is atomic (temporary directory renamed into place).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from recforge.data.store import sha256_file as _sha256
 from recforge.errors import ArtifactError
 
 FORMAT = "recforge-ctr-artifact"
@@ -30,13 +30,6 @@ FORMAT_VERSION = 1
 STATE_FILE = "state.safetensors"
 MANIFEST = "manifest.json"
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
 
 
 def is_ctr_artifact(path: str | os.PathLike[str]) -> bool:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
-from recforge.config import Config, param
+from recforge.config import Config, build_config, param
 from recforge.data.features import EncodedLog, FeatureLog, FeatureVocab
 from recforge.errors import ConfigError, DataError, NotFittedError
 from recforge.models.base import TAG_CTR, TAG_ITERATIVE, TAG_NEURAL, EpochCallback, EpochReport
@@ -74,13 +74,7 @@ class CTRModel(abc.ABC):
     tags: ClassVar[frozenset[str]] = frozenset({TAG_CTR, TAG_NEURAL, TAG_ITERATIVE})
 
     def __init__(self, config: Config | None = None, **params: Any) -> None:
-        if config is not None and params:
-            raise ConfigError(f"{type(self).__name__}: pass either a config or parameters, not both")
-        if config is not None and not isinstance(config, self.config_class):
-            raise ConfigError(
-                f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(config).__name__}"
-            )
-        self.config = config if config is not None else self.config_class.from_dict(params)
+        self.config = build_config(type(self), self.config_class, config, params)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
