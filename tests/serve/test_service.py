@@ -366,12 +366,16 @@ def test_stored_index_is_used_and_verified(tmp_path: Path, data: Interactions) -
         create_app(Settings(artifact=bad))
 
 
-@pytest.mark.parametrize(("name", "retrieval"), [("als", "torch"), ("als", "model"), ("als", "faiss"),
-                                                 ("ease", "torch"), ("ease", "model")])
-def test_retrieval_paths_agree(arts, name: str, retrieval: str) -> None:
+@pytest.mark.parametrize(("name", "retrieval", "cache_mb"),
+                         [("als", "torch", 0), ("als", "torch", 256), ("als", "model", 256), ("als", "faiss", 256),
+                          ("ease", "torch", 0), ("ease", "torch", 256), ("ease", "model", 256)])
+def test_retrieval_paths_agree(arts, name: str, retrieval: str, cache_mb: int) -> None:
     model = rf.load(arts[name])
-    c = TestClient(create_app(Settings(artifact=arts[name], retrieval=retrieval)))
-    assert c.get("/metadata").json()["retrieval"] == retrieval
+    c = TestClient(create_app(Settings(artifact=arts[name], retrieval=retrieval, score_cache_mb=cache_mb)))
+    meta = c.get("/metadata").json()
+    assert meta["retrieval"] == retrieval
+    # the score cache is used exactly when asked for and on a torch path
+    assert (meta["score_cache"] is not None) == (cache_mb > 0 and retrieval == "torch")
     body = c.post("/recommend", json={"users": [0, 10, 20, 30], "k": 8}).json()
     expect = model.recommend([0, 10, 20, 30], k=8)
     for j, r in enumerate(body["results"]):
@@ -538,3 +542,43 @@ def test_every_registered_model_serves_its_own_lists(name: str, tmp_path: Path) 
     for j, res in enumerate(body["results"]):
         assert res["items"] == expect.items[j][expect.item_codes[j] >= 0].tolist(), (name, res)
         np.testing.assert_allclose(res["scores"], expect.scores[j][expect.item_codes[j] >= 0], rtol=1e-4, atol=1e-5)
+
+
+def test_score_cache_respects_its_memory_cap(arts, data: Interactions) -> None:
+    need_mib = data.n_users * data.n_items * 4 / 2**20  # 60 x 45 floats: well under 1 MiB
+    on = create_app(Settings(artifact=arts["ease"], score_cache_mb=1)).state.engine
+    assert on.score_cache == {"users": data.n_users, "mib": round(need_mib, 1), "build_seconds": on.score_cache["build_seconds"]}
+    assert tuple(on.score_rows.shape) == (data.n_users, data.n_items)
+    off = create_app(Settings(artifact=arts["ease"], score_cache_mb=0)).state.engine
+    assert off.score_rows is None and off.score_cache is None
+
+
+@pytest.mark.parametrize("width", [100, 20_000, 40_981])
+def test_fast_topk_equals_torch_topk(width: int) -> None:
+    import torch
+
+    from recforge.serve.compiled import fast_topk
+
+    g = torch.Generator().manual_seed(width)
+    s = torch.randn(33, width, generator=g)
+    s[0, :] = float("-inf")  # a row with nothing left
+    s[1, : width - 3] = float("-inf")  # fewer finite scores than k
+    s[2, -5:] = 100.0 + torch.arange(5.0)  # the best items in the ragged tail
+    if width > 256:
+        s[3, 128:256] = 50.0 + torch.arange(128.0)  # all of the top-k in one chunk
+    for k in (1, 10, 37):
+        want = torch.topk(s, k, dim=1)
+        got = fast_topk(s, k)
+        torch.testing.assert_close(got[0], want.values)
+        finite = torch.isfinite(want.values)
+        assert torch.equal(got[1][finite], want.indices[finite])
+
+
+def test_long_lived_objects_are_frozen_out_of_the_gc_while_serving(arts) -> None:
+    import gc
+
+    before = gc.get_freeze_count()
+    with TestClient(create_app(Settings(artifact=arts["ease"]))) as c:  # runs the lifespan
+        assert c.get("/recommend/0").status_code == 200
+        assert gc.get_freeze_count() > before  # the model and the framework, at least
+    assert gc.get_freeze_count() == 0

@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
         hnsw_threshold: Annotated[int, typer.Option("--hnsw-threshold", help="Catalogue size from which --index auto uses HNSW.", min=1)] = 200_000,
         save_index: Annotated[bool, typer.Option("--save-index", help="Build the FAISS index, measure its recall@10 and store both in the artifact before serving.")] = False,
         threads: Annotated[int, typer.Option("--threads", help="Compute threads (BLAS, FAISS, torch) per worker; 1 is fastest on a busy machine.", min=1)] = 1,
+        score_cache_mb: Annotated[int, typer.Option("--score-cache-mb", help="Precompute known users' score rows at start-up when they fit in this many MiB (0: off).", min=0)] = 256,
         scoring_thread: Annotated[bool, typer.Option("--scoring-thread", help="Score on a worker thread instead of inline on the event loop.")] = False,
         log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
     ) -> None:
@@ -48,6 +49,7 @@ def register(app: typer.Typer) -> None:
                 settings = Settings(artifact=Path(artifact), max_concurrency=max_concurrency, max_k=max_k,
                                     max_batch=max_batch, retrieval=retrieval, index=index,  # type: ignore[arg-type]
                                     hnsw_threshold=hnsw_threshold, scoring_thread=scoring_thread,
+                                    score_cache_mb=score_cache_mb,
                                     threads=threads)
             except pydantic.ValidationError as exc:
                 err = exc.errors()[0]

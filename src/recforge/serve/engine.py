@@ -62,6 +62,9 @@ class Engine:
         self.index_info: dict[str, Any] | None = None
         self._user_index: dict[str, int] | None = None
         self._choose_retrieval()
+        self.score_rows: Any = None
+        self.score_cache: dict[str, Any] | None = None
+        self._build_score_cache()
 
     # ------------------------------------------------------------------ set-up
     def _choose_retrieval(self) -> None:
@@ -122,6 +125,24 @@ class Engine:
                                   "models, ease and mult-vae (use retrieval='model' or 'auto')")
         self.retrieval = want
 
+    def _build_score_cache(self, block: int = 1024) -> None:
+        """Materialise known users' masked score rows when they fit (see Settings.score_cache_mb)."""
+        need = self.n_users * self.n_items * 4
+        cap = self.settings.score_cache_mb * 2**20
+        if (not cap or need > cap or self.retrieval not in ("torch", "torch-compile")
+                or not hasattr(self.retriever, "masked_scores")):
+            return
+        import torch
+
+        start = time.perf_counter()
+        rows = torch.empty((self.n_users, self.n_items), dtype=torch.float32)
+        for lo in range(0, self.n_users, block):
+            hi = min(self.n_users, lo + block)
+            rows[lo:hi] = self.retriever.masked_scores(np.arange(lo, hi))
+        self.score_rows = rows
+        self.score_cache = {"users": self.n_users, "mib": round(need / 2**20, 1),
+                            "build_seconds": round(time.perf_counter() - start, 3)}
+
     # ------------------------------------------------------------------ ids
     def user_code(self, raw: str) -> int:
         """Code of a user id given as text (from a URL); -1 when unknown. A dict hit is the
@@ -151,6 +172,15 @@ class Engine:
     # ------------------------------------------------------------------ scoring (worker thread)
     def topk_codes(self, codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k item codes/scores for known user codes, seen items excluded."""
+        if self.score_rows is not None:
+            import torch
+
+            from recforge.serve.compiled import _to_numpy, fast_topk
+
+            with torch.inference_mode():
+                vals, idx = fast_topk(self.score_rows[torch.from_numpy(np.asarray(codes, np.int64))],
+                                      min(k, self.n_items))
+            return _to_numpy(vals, idx)
         if self.retrieval == "faiss":
             q = self.model.user_factors_[codes]
             return self.retriever.topk_excluding(q, min(k, self.n_items), self.seen, codes)
@@ -243,6 +273,7 @@ class Engine:
             "n_items": self.n_items,
             "retrieval": self.retrieval,
             "index": self.index_info,
+            "score_cache": self.score_cache,
             "created": m.get("created"),
             "versions": m.get("versions"),
             "artifact_metadata": m.get("metadata"),
