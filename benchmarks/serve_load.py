@@ -18,7 +18,9 @@ figures are a lower bound for a dedicated server. Everything is bounded: each le
 ``--duration`` seconds (and the asyncio client for at most ``--max-requests``), the server
 start is bounded, and the script stops its servers at the end.
 
-Run:  python benchmarks/serve_load.py            (about 3 minutes)
+Run:  python benchmarks/serve_load.py --serve-args "--workers 2"   (one worker per core: the
+                                                                 set-up the results quote)
+      python benchmarks/serve_load.py            (about 3 minutes)
       python benchmarks/serve_load.py --quick    (smaller, about 1 minute)
 """
 
