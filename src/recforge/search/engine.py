@@ -216,11 +216,18 @@ def _storage_url(storage: str | None, out: Path | None) -> str | None:
     return None
 
 
-def _open_storage(url: str | None) -> Any:
+def _open_storage(url: str | None, *, write_through: bool = False) -> Any:
+    """The study's storage: in memory (``url`` None) or a database; with ``write_through``
+    (every trial runs in this process) reads are served from memory, see
+    :mod:`recforge.search.storage`."""
     import optuna
 
     if url is None:
         return optuna.storages.InMemoryStorage()
+    if write_through:
+        from recforge.search.storage import WriteThroughStorage
+
+        return WriteThroughStorage(_open_storage(url))
     try:
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
@@ -333,7 +340,9 @@ class SearchEngine:
 
         from recforge.search.fidelity import build_pruner
 
-        storage = _open_storage(self.storage_url)
+        # in-process trials (the local executor): this process is the study's only writer
+        storage = _open_storage(self.storage_url,
+                                write_through=bool(getattr(self.executor, "accepts_reporter", False)))
         names = [s.study_name for s in optuna.study.get_all_study_summaries(storage)] if self.storage_url else []
         exists = STUDY_NAME in names
         n_before = 0
@@ -455,6 +464,9 @@ class SearchEngine:
                     t_pre, c_pre = time.perf_counter(), time.thread_time()
                     trial = study.ask()
                     fam, params = self.space.suggest(trial)
+                    persist = getattr(study._storage, "persist_trial", None)
+                    if persist is not None:  # on disk, with its parameters, before it runs
+                        persist(trial._trial_id)
                     key = json.dumps(trial.params, sort_keys=True, default=str)
                     prev = self._finished.get(key)
                     if prev is not None:
