@@ -237,3 +237,25 @@ def test_itemknn_bars_variant_equals_reference_formula(tiny: Interactions) -> No
     pred = (S @ (X - mean).T + mean[:, None]).T  # users x items
     model = ItemKNN(neighbours=k, shrink=0.0, l1_normalize=True, average_bias=True).fit(tiny)
     np.testing.assert_allclose(model.score_codes(np.arange(tiny.n_users)), pred, atol=1e-5)
+
+
+def test_diverging_factorisation_is_a_clear_error(tiny: Interactions) -> None:
+    # a learning rate this large blows BPR's SGD up to NaN (implicit's ModelFitError)
+    with pytest.raises(ConfigError, match=r"bpr diverged .*lower learning_rate \(now 5\)"):
+        BPR(factors=8, learning_rate=5.0, regularization=0.0, iterations=20, seed=0).fit(tiny)
+
+
+def test_overflowing_factors_are_a_clear_error(tiny: Interactions, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # finite factors whose products overflow float32 would rank every item at inf
+    import implicit.cpu.als
+
+    real_fit = implicit.cpu.als.AlternatingLeastSquares.fit
+
+    def huge(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        real_fit(self, *args, **kwargs)
+        self.user_factors[:] = 1e20
+        self.item_factors[:] = 1e20
+
+    monkeypatch.setattr(implicit.cpu.als.AlternatingLeastSquares, "fit", huge)
+    with pytest.raises(ConfigError, match=r"als diverged .*overflow float32\); raise regularization"):
+        ALS(factors=4, iterations=2, seed=0).fit(tiny)

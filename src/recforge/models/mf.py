@@ -20,6 +20,7 @@ import numpy as np
 
 from recforge.config import Config, param
 from recforge.data.interactions import Interactions
+from recforge.errors import ConfigError
 from recforge.models.base import (
     TAG_EMBEDDING,
     TAG_FOLD_IN,
@@ -96,11 +97,28 @@ class _FactorModel(Recommender):
         _import_implicit()
         with threadpool_limits(1, "blas"):
             impl = self._make()
-            with contextlib.suppress(_Stop):  # the callback asked to stop early
-                impl.fit(X, show_progress=False, callback=on_epoch)
+            try:
+                with contextlib.suppress(_Stop):  # the callback asked to stop early
+                    impl.fit(X, show_progress=False, callback=on_epoch)
+            except Exception as exc:
+                if type(exc).__name__ != "ModelFitError":  # implicit's "NaN encountered in factors"
+                    raise
+                raise self._diverged(str(exc)) from None
         self.user_factors_ = np.ascontiguousarray(impl.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(impl.item_factors, dtype=np.float32)
+        # finite but huge factors make every float32 score overflow to inf: as useless as NaN
+        bound = (float(np.abs(self.user_factors_).max(initial=0.0)) * float(np.abs(self.item_factors_).max(initial=0.0))
+                 * self.user_factors_.shape[1])
+        if not np.isfinite(bound) or bound > 1e38:
+            raise self._diverged(f"factors up to {np.abs(self.user_factors_).max():.3g} x "
+                                 f"{np.abs(self.item_factors_).max():.3g}: scores overflow float32")
         self._impl = impl
+
+    def _diverged(self, what: str) -> ConfigError:
+        lr = getattr(self.config, "learning_rate", None)
+        fix = (f"lower learning_rate (now {lr:g}) or raise regularization" if lr is not None
+               else "raise regularization or lower alpha")
+        return ConfigError(f"{self.name} diverged after {self.epochs_run_} epoch(s) ({what}); {fix}")
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors_[users] @ self.item_factors_.T
