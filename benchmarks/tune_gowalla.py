@@ -31,6 +31,10 @@ GRID: dict[str, list[dict[str, object]]] = {
     ],
     "bpr": [
         {"factors": 128, "learning_rate": 0.05, "regularization": 0.001, "iterations": 300},
+        # smaller steps: on ml-100k implicit's SGD BPR overfitted at 0.05 and did best at 0.0025
+        {"factors": 128, "learning_rate": 0.01, "regularization": 0.001, "iterations": 300},
+        {"factors": 128, "learning_rate": 0.0025, "regularization": 0.001, "iterations": 300},
+        {"factors": 256, "learning_rate": 0.005, "regularization": 0.0001, "iterations": 300},
     ],
     "ease": [{"l2": 80.0}],
 }
