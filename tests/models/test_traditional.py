@@ -259,3 +259,29 @@ def test_overflowing_factors_are_a_clear_error(tiny: Interactions, monkeypatch) 
     monkeypatch.setattr(implicit.cpu.als.AlternatingLeastSquares, "fit", huge)
     with pytest.raises(ConfigError, match=r"als diverged .*overflow float32\); raise regularization"):
         ALS(factors=4, iterations=2, seed=0).fit(tiny)
+
+
+def test_divergence_during_fit_stops_before_validating_inf_scores(tiny: Interactions, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import warnings
+
+    import implicit.cpu.als
+
+    from recforge import split
+
+    def exploding(self, user_items, show_progress=False, callback=None):  # type: ignore[no-untyped-def]
+        n_users, n_items = user_items.shape
+        self.user_factors = np.full((n_users, self.factors), 1e20, dtype=np.float32)
+        self.item_factors = np.full((n_items, self.factors), 1e20, dtype=np.float32)
+        callback(0, 0.0, 0.0)  # the first epoch's report, with a validation metric due
+
+    import recforge.evaluation
+
+    evaluated: list[object] = []
+    monkeypatch.setattr(implicit.cpu.als.AlternatingLeastSquares, "fit", exploding)
+    monkeypatch.setattr(recforge.evaluation, "evaluate", lambda *a, **k: evaluated.append(a))
+    parts = split.random_holdout(tiny, (0.7, 0.0, 0.3), seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ConfigError, match="als diverged after 1 epoch"):
+            ALS(factors=4, iterations=4, valid_every=1).fit(parts.train, parts.test, callback=lambda r: None)
+    assert evaluated == []  # stopped before scoring the validation users with overflowing factors

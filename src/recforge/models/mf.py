@@ -70,6 +70,7 @@ class _FactorModel(Recommender):
             name = self.config.valid_metric  # type: ignore[attr-defined]
             self.user_factors_ = np.asarray(impl.user_factors)
             self.item_factors_ = np.asarray(impl.item_factors)
+            self._check_factors()  # diverging mid-fit: stop now, not after evaluating inf scores
             try:
                 metric = float(evaluate(self, valid, metrics=[name])[name])
             except Exception:  # noqa: BLE001 - a valid set without test users gives no metric
@@ -106,13 +107,15 @@ class _FactorModel(Recommender):
                 raise self._diverged(str(exc)) from None
         self.user_factors_ = np.ascontiguousarray(impl.user_factors, dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(impl.item_factors, dtype=np.float32)
-        # finite but huge factors make every float32 score overflow to inf: as useless as NaN
-        bound = (float(np.abs(self.user_factors_).max(initial=0.0)) * float(np.abs(self.item_factors_).max(initial=0.0))
-                 * self.user_factors_.shape[1])
-        if not np.isfinite(bound) or bound > 1e38:
-            raise self._diverged(f"factors up to {np.abs(self.user_factors_).max():.3g} x "
-                                 f"{np.abs(self.item_factors_).max():.3g}: scores overflow float32")
+        self._check_factors()
         self._impl = impl
+
+    def _check_factors(self) -> None:
+        """Finite but huge factors make every float32 score overflow to inf: as useless as NaN."""
+        u, v = np.abs(self.user_factors_).max(initial=0.0), np.abs(self.item_factors_).max(initial=0.0)
+        bound = float(u) * float(v) * self.user_factors_.shape[1]
+        if not np.isfinite(bound) or bound > 1e38:
+            raise self._diverged(f"factors up to {u:.3g} x {v:.3g}: scores overflow float32")
 
     def _diverged(self, what: str) -> ConfigError:
         lr = getattr(self.config, "learning_rate", None)
