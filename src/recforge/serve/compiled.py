@@ -161,10 +161,7 @@ class MultVAEScorer:
         with torch.inference_mode():
             vals, idx = self._fn(torch.from_numpy(ind), torch.from_numpy(h.indptr[:-1].astype(np.int64)),
                                  torch.from_numpy(weights), torch.from_numpy(rows), torch.from_numpy(ind), k)
-        v = vals.numpy().astype(np.float32, copy=True)
-        i = idx.numpy().astype(np.int64, copy=True)
-        i[~np.isfinite(v)] = -1
-        return i, v
+        return _to_numpy(vals, idx)
 
     def topk(self, users: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k for known user codes (their training items are the history)."""
