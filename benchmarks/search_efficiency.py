@@ -55,6 +55,7 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, _threads)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _efficiency_report import merge_rows, print_report, summarise, time_to  # noqa: E402
 from build_portfolio import load_split  # noqa: E402
 
 METHODS = {
@@ -80,13 +81,6 @@ def best_by(records: list, t_limit: float, t0: float) -> object | None:
         if datetime.fromisoformat(r.ended).timestamp() - t0 <= t_limit and (best is None or r.value > best.value):
             best = r
     return best
-
-
-def time_to(curve: list[list[float]], target: float) -> float | None:
-    for t, v in curve:
-        if v >= target:
-            return t
-    return None
 
 
 def overhead_probe(n_trials: int = 40) -> None:
@@ -147,9 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-python", default="/work/peers/recbole/bin/python",
                     help="interpreter of the RecBole peer environment (for recbole-<model> methods)")
     ap.add_argument("--overhead", action="store_true", help="only measure search overhead per trial")
+    ap.add_argument("--report", nargs="+", metavar="JSON", default=None,
+                    help="print the per-budget summary of earlier --json-out files (rows of the same dataset "
+                         "and seed from several files are merged) instead of running anything")
     args = ap.parse_args(argv)
     if args.overhead:
         overhead_probe()
+        return 0
+    if args.report:
+        rows = merge_rows([json.loads(Path(f).read_text()) for f in args.report])
+        print_report(summarise(rows))
         return 0
 
     from recforge.evaluation import evaluate
