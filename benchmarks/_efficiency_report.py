@@ -100,7 +100,8 @@ def print_report(summary: dict, reference: str = "recforge") -> None:
         if not s["runs"]:
             continue
         methods = list(dict.fromkeys(m for r in s["runs"] for m in r["times"]))
-        print(f"\n== budget {b / 60:g} min: time to 98 % of the best validation value found by then "
+        label = f"{b / 60:g} min" if b % 60 == 0 else f"{b:g} s"
+        print(f"\n== budget {label}: time to 98 % of the best validation value found by then "
               f"(s; '-' = not reached) and test value of the choice ==")
         print(f"  {'dataset':<16} {'seed':>4} {'mark':>7}  " + "  ".join(f"{m:>17}" for m in methods))
         for r in s["runs"]:

@@ -168,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
             print("no method left to run", flush=True)
             return 1
     all_out: list[dict] = []
-    speedups: dict[str, list[float]] = {}
     for dname in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         for seed in [int(s) for s in args.seeds.split(",")]:
             parts = load_split(dname, seed)
@@ -233,20 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             if any(m.startswith(PEER_PREFIX) for m in row["methods"]):
                 print(f"  ({PEER_PREFIX}* test = RecBole's own test NDCG@10 of that configuration, trained on "
                       "train only with its best epoch by validation; not recforge's refit on train+valid)")
-            rec_t = row["methods"].get("recforge", {}).get("time_to_98")
-            for m in methods:
-                if m == "recforge" or rec_t is None:
-                    continue
-                other = row["methods"][m]["time_to_98"]
-                ratio = (other if other is not None else budgets[-1]) / max(rec_t, 1e-9)
-                speedups.setdefault(m, []).append(ratio)
-    print("\n== speed-up of recforge to the 98% mark (geometric mean over datasets x seeds; "
-          "'not reached' counted as the full budget, so these are lower bounds) ==")
-    for m, v in speedups.items():
-        gm = math.exp(sum(math.log(x) for x in v) / len(v))
-        print(f"  vs {m:<14} {gm:6.2f}x   per run: {', '.join(f'{x:.2f}' for x in v)}")
+    # The same per-budget summary as --report (one implementation of marks and speed-ups).
+    summary = summarise(all_out)
+    print_report(summary)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"args": vars(args), "results": all_out, "speedups": speedups},
+        largest = summary["per_budget"].get(budgets[-1], {})
+        Path(args.json_out).write_text(json.dumps({"args": vars(args), "results": all_out,
+                                                   "speedups": largest.get("speedups", {})},
                                                   indent=1, default=str))
     return 0
 
